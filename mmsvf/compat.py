@@ -1,0 +1,335 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+"""Workarounds for defects of the pinned OpenMMLab stack, in one place.
+
+Every workaround below is applied once by :func:`apply_all` (called on
+``import mmsvf``) and is active **only when its defect is present**; each has a
+``*_needed()`` probe so tests can show both sides. Nothing here copies
+upstream code.
+
+=============================  =====================================================
+defect                         remedy
+=============================  =====================================================
+mmaction2 1.2.0 wheel lacks    placeholder package ``mmaction.models.localizers.drn``
+``localizers/drn`` (mmaction2  whose ``DRN`` raises when built.
+issue 2714)
+mmcv-lite has no ``mmcv._ext`` stand-in ``mmcv._ext`` (``__spec__.loader is None`` so
+but mmseg / mmdet / mmpose     ``mmcv_full_available()`` stays False) whose ops raise
+import ``mmcv.ops`` at module  :class:`MissingCompiledOpError` when *called*.
+level
+mmpose's ``simcc_vis`` imports placeholder for that one module when torchvision is
+torchvision (absent here)      absent.
+torch>=2.6 ``weights_only``    allow-list exactly the globals mmengine's own
+vs mmengine 0.10.7             checkpoints pickle (``HistoryBuffer``, numpy arrays
+checkpoints                    and scalars); loading stays ``weights_only=True``, so
+                               third-party pickles that run code are still refused.
+CPU DDP: mmengine calls        :func:`cpu_distributed_setup` initialises gloo and sets
+``torch.cuda.set_device`` and  ``device_ids=None`` (used by ``tools/train.py``).
+passes ``device_ids``
+=============================  =====================================================
+"""
+import glob
+import importlib.machinery
+import importlib.util
+import os
+import os.path as osp
+import sys
+import types
+import warnings
+
+import torch
+
+__all__ = [
+    'MissingCompiledOpError', 'apply_all', 'applied', 'drn_placeholder_needed',
+    'mmcv_ext_stub_needed', 'torchvision_placeholder_needed',
+    'weights_only_fix_needed', 'check_versions', 'cpu_distributed_setup'
+]
+
+#: names of the workarounds applied in this process
+applied = []
+
+
+class MissingCompiledOpError(NotImplementedError):
+    """Raised when a compiled mmcv op is called under mmcv-lite."""
+
+
+def _package_dir(name):
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return list(spec.submodule_search_locations)[0]
+
+
+def _placeholder_module(name, doc, attrs=None, package=False):
+    module = types.ModuleType(name, doc)
+    # A real spec with a None loader: importlib treats it as a namespace-less
+    # module and ``pkgutil.find_loader`` returns None for it.
+    module.__spec__ = importlib.machinery.ModuleSpec(
+        name, None, is_package=package)
+    if package:
+        module.__path__ = []
+    module.__mmsvf_placeholder__ = True
+    for key, value in (attrs or {}).items():
+        setattr(module, key, value)
+    return module
+
+
+# --------------------------------------------------------------------------
+# 1. mmaction2 wheel without models/localizers/drn
+# --------------------------------------------------------------------------
+def drn_placeholder_needed():
+    """True when mmaction2 is installed but its ``localizers/drn`` is missing."""
+    root = _package_dir('mmaction')
+    if root is None:
+        return False
+    return not osp.isdir(osp.join(root, 'models', 'localizers', 'drn'))
+
+
+def _apply_drn_placeholder():
+    name = 'mmaction.models.localizers.drn'
+
+    class DRN:  # noqa: D401 - placeholder class
+        """Placeholder: the installed mmaction2 wheel ships no DRN."""
+
+        def __init__(self, *args, **kwargs):
+            raise ImportError(
+                'mmaction2 1.2.0 wheels lack models/localizers/drn '
+                '(mmaction2 issue 2714); DRN is unavailable. Install '
+                'mmaction2 from source to use it.')
+
+    package = _placeholder_module(name, 'mmsvf placeholder for DRN',
+                                  package=True)
+    sub = _placeholder_module(name + '.drn', 'mmsvf placeholder for DRN',
+                              {'DRN': DRN})
+    package.drn = sub
+    sys.modules.setdefault(name, package)
+    sys.modules.setdefault(name + '.drn', sub)
+
+
+# --------------------------------------------------------------------------
+# 2. mmcv-lite: no compiled ops, but mmcv.ops imported at module level
+# --------------------------------------------------------------------------
+def mmcv_ext_stub_needed():
+    """True when mmcv is installed without its compiled ``_ext`` library."""
+    if 'mmcv._ext' in sys.modules:
+        return False
+    root = _package_dir('mmcv')
+    if root is None:
+        return False
+    return not glob.glob(osp.join(root, '_ext*'))
+
+
+class _MissingOp:
+
+    def __init__(self, name):
+        self.__name__ = name
+
+    def __call__(self, *args, **kwargs):
+        raise MissingCompiledOpError(
+            f'mmcv compiled op "{self.__name__}" was called, but the installed '
+            'mmcv is mmcv-lite (no compiled ops). mmsvf itself never needs '
+            'them; to use upstream models that do, install full mmcv 2.1.0 '
+            '(see README, "Full mmcv").')
+
+
+class _ExtStub(types.ModuleType):
+
+    def __getattr__(self, item):
+        if item.startswith('__'):
+            raise AttributeError(item)
+        return _MissingOp(item)
+
+
+def _apply_mmcv_ext_stub():
+    stub = _ExtStub('mmcv._ext', 'mmsvf stand-in for mmcv compiled ops')
+    stub.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', None)
+    stub.__mmsvf_placeholder__ = True
+    sys.modules['mmcv._ext'] = stub
+
+
+# --------------------------------------------------------------------------
+# 3. mmpose simcc_vis imports torchvision at module level
+# --------------------------------------------------------------------------
+def torchvision_placeholder_needed():
+    """True when mmpose is installed and torchvision cannot be imported."""
+    if _package_dir('mmpose') is None:
+        return False
+    if 'mmpose.visualization.simcc_vis' in sys.modules:
+        return False
+    return importlib.util.find_spec('torchvision') is None
+
+
+def _apply_torchvision_placeholder():
+
+    class SimCCVisualizer:
+        """Placeholder: SimCC heatmap drawing needs torchvision."""
+
+        def __init__(self, *args, **kwargs):
+            raise ImportError('SimCCVisualizer needs torchvision, which is '
+                              'not installed.')
+
+    sys.modules['mmpose.visualization.simcc_vis'] = _placeholder_module(
+        'mmpose.visualization.simcc_vis', 'mmsvf placeholder',
+        {'SimCCVisualizer': SimCCVisualizer})
+
+
+# --------------------------------------------------------------------------
+# 4. torch>=2.6 weights_only=True vs mmengine 0.10.7 checkpoints
+# --------------------------------------------------------------------------
+def _torch_version():
+    parts = torch.__version__.split('+')[0].split('.')
+    return tuple(int(p) for p in parts[:2])
+
+
+def weights_only_fix_needed():
+    """True when torch defaults to ``weights_only=True`` and mmengine's
+    checkpoint loader does not say otherwise."""
+    if _torch_version() < (2, 6):
+        return False
+    try:
+        import inspect
+
+        from mmengine.runner import checkpoint
+        src = inspect.getsource(checkpoint.load_from_local)
+    except Exception:  # pragma: no cover - mmengine missing
+        return False
+    return 'weights_only' not in src
+
+
+def mmengine_safe_globals():
+    """The exact non-tensor globals mmengine's training checkpoints pickle."""
+    import numpy as np
+    from mmengine.logging.history_buffer import HistoryBuffer
+    safe = [HistoryBuffer, np.ndarray, np.dtype,
+            np.core.multiarray._reconstruct, np.core.multiarray.scalar]
+    # numpy >= 1.25 pickles dtypes by their concrete DType class.
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        safe += [getattr(dtypes, n) for n in dir(dtypes)
+                 if n.endswith('DType')]
+    return safe
+
+
+def _apply_weights_only_fix():
+    torch.serialization.add_safe_globals(mmengine_safe_globals())
+
+
+# --------------------------------------------------------------------------
+# 5. CPU distributed training (used by tools/train.py and tools/test.py)
+# --------------------------------------------------------------------------
+def cpu_distributed_setup(cfg, launcher):
+    """Make ``launcher='pytorch'`` work on machines without CUDA.
+
+    mmengine 0.10.7 calls ``torch.cuda.set_device`` while initialising the
+    process group and wraps the model with ``device_ids=[LOCAL_RANK]``; both
+    fail on CPU. When CUDA is absent and a launcher is requested, this
+    initialises a gloo process group itself (mmengine then skips its own
+    initialisation) and asks for ``device_ids=None``. With CUDA present it does
+    nothing.
+
+    Args:
+        cfg (mmengine.Config): The config to patch in place.
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+
+    Returns:
+        bool: whether the workaround was applied.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        if launcher == 'slurm':
+            os.environ.setdefault('RANK', os.environ.get('SLURM_PROCID', '0'))
+            os.environ.setdefault('WORLD_SIZE',
+                                  os.environ.get('SLURM_NTASKS', '1'))
+            os.environ.setdefault('LOCAL_RANK',
+                                  os.environ.get('SLURM_LOCALID', '0'))
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg', None) or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    env = dict(cfg.get('env_cfg', None) or {})
+    dist_cfg = dict(env.get('dist_cfg', None) or {})
+    dist_cfg['backend'] = 'gloo'
+    env['dist_cfg'] = dist_cfg
+    cfg.env_cfg = env
+    return True
+
+
+# --------------------------------------------------------------------------
+# versions
+# --------------------------------------------------------------------------
+#: the window of versions the test suite ran on: name -> (min, max) inclusive
+TESTED_VERSIONS = {
+    'torch': ('2.6', '2.14'),
+    'mmengine': ('0.10.7', '0.10.7'),
+    'mmcv': ('2.1.0', '2.1.0'),
+    'mmaction2': ('1.2.0', '1.2.0'),
+    'mmsegmentation': ('1.2.2', '1.2.2'),
+    'mmpose': ('1.3.2', '1.3.2'),
+    'numpy': ('1.26', '1.26.4'),
+}
+
+
+def _vtuple(v):
+    out = []
+    for p in v.split('+')[0].split('.'):
+        digits = ''.join(ch for ch in p if ch.isdigit())
+        if not digits:
+            break
+        out.append(int(digits))
+    return tuple(out)
+
+
+def check_versions(warn=True):
+    """Warn (never fail) about packages outside the tested window.
+
+    Returns:
+        dict: ``name -> installed version`` for those outside the window.
+    """
+    from importlib import metadata
+    outside = {}
+    for dist_name, (low, high) in TESTED_VERSIONS.items():
+        names = [dist_name, 'mmcv-lite'] if dist_name == 'mmcv' else [dist_name]
+        version = None
+        for name in names:
+            try:
+                version = metadata.version(name)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+        if version is None:
+            continue
+        v, lo, hi = _vtuple(version), _vtuple(low), _vtuple(high)
+        if not (v[:len(lo)] >= lo and v[:len(hi)] <= hi):
+            outside[dist_name] = version
+    if warn and outside:
+        warnings.warn(
+            'mmsvf was tested with ' + ', '.join(
+                f'{k} {TESTED_VERSIONS[k][0]}..{TESTED_VERSIONS[k][1]}'
+                for k in outside) + '; found ' + ', '.join(
+                    f'{k} {v}' for k, v in outside.items()) +
+            '. It may still work; see requirements/.', stacklevel=2)
+    return outside
+
+
+_WORKAROUNDS = [
+    ('mmaction-drn-placeholder', drn_placeholder_needed,
+     _apply_drn_placeholder),
+    ('mmcv-ext-stub', mmcv_ext_stub_needed, _apply_mmcv_ext_stub),
+    ('mmpose-torchvision-placeholder', torchvision_placeholder_needed,
+     _apply_torchvision_placeholder),
+    ('mmengine-weights-only', weights_only_fix_needed,
+     _apply_weights_only_fix),
+]
+
+
+def apply_all():
+    """Apply every workaround whose defect is present (idempotent)."""
+    for name, needed, apply in _WORKAROUNDS:
+        if name in applied:
+            continue
+        if needed():
+            apply()
+            applied.append(name)
+    return list(applied)

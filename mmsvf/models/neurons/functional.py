@@ -1,0 +1,341 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+"""Functional neuron core over time-first tensors ``[T, ...]``.
+
+charge → fire → reset, with no state outside one call: the membrane starts at
+its resting value at ``t = 0`` of every call.
+
+Two LIF paths compute the same numbers:
+
+* :func:`lif_multistep_reference` — a per-step loop recorded by autograd, the
+  exact order of operations of SpikingJelly 0.0.0.0.12 ``MultiStepLIFNode``.
+  Always available, used by tests as the ground truth.
+* :func:`lif_multistep` — the default: a custom :class:`torch.autograd.Function`
+  that runs the forward scan without building a graph and keeps only the
+  pre-spike membrane ``H`` for backward (spikes are recomputed from it as
+  ``H >= v_threshold``). The backward recurrence is one fused ``addcmul`` per
+  step. On CPU (float32/64) the default runs both scans as fused Numba
+  kernels; ``backend='inductor'`` compiles them with ``torch.compile``.
+"""
+import os
+
+import torch
+
+from . import numba_kernels
+from .surrogate import get_surrogate, heaviside
+
+__all__ = [
+    'check_time_first', 'lif_multistep', 'lif_multistep_reference',
+    'integer_lif_multistep', 'integer_lif_multistep_reference',
+    'expand_integer_spikes', 'quantize_spikes', 'NEURON_BACKENDS'
+]
+
+NEURON_BACKENDS = ('auto', 'numba', 'torch', 'inductor', 'reference')
+
+
+def check_time_first(x, name='input'):
+    """Validate a time-first tensor ``[T, ...]`` (T >= 1, floating dtype)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f'{name} must be a torch.Tensor, got {type(x)}')
+    if x.dim() < 2:
+        raise ValueError(
+            f'{name} must be time-first with shape [T, ...] (at least 2-D: a '
+            f'time axis and neurons); got shape {tuple(x.shape)}')
+    if x.shape[0] == 0:
+        raise ValueError(f'{name} has T = 0 time steps (shape '
+                         f'{tuple(x.shape)}); expected T >= 1')
+    if not x.is_floating_point():
+        raise ValueError(f'{name} must be a floating-point tensor (membrane '
+                         f'input); got dtype {x.dtype}')
+
+
+# --------------------------------------------------------------------------
+# LIF: reference path (per-step autograd, SpikingJelly order of operations)
+# --------------------------------------------------------------------------
+def _charge(v, x, tau, v_reset, decay_input):
+    if decay_input:
+        if v_reset is None or v_reset == 0.:
+            return v + (x - v) / tau
+        return v + (x - (v - v_reset)) / tau
+    if v_reset is None or v_reset == 0.:
+        return v * (1. - 1. / tau) + x
+    return v - (v - v_reset) / tau + x
+
+
+def lif_multistep_reference(x, tau=2.0, v_threshold=1.0, v_reset=0.0,
+                            decay_input=True, detach_reset=True,
+                            surrogate='sigmoid', alpha=None):
+    """LIF over ``x: [T, ...]`` with a per-step autograd graph.
+
+    Returns:
+        torch.Tensor: spikes ``[T, ...]`` in ``x.dtype`` (0 or 1).
+    """
+    check_time_first(x)
+    fn = get_surrogate(surrogate)
+    alpha = fn.default_alpha if alpha is None else alpha
+    v = torch.full_like(x[0], 0. if v_reset is None else v_reset)
+    spikes = []
+    for t in range(x.shape[0]):
+        h = _charge(v, x[t], tau, v_reset, decay_input)
+        s = fn.apply(h - v_threshold, alpha)
+        s_r = s.detach() if detach_reset else s
+        if v_reset is None:
+            v = h - s_r * v_threshold
+        else:
+            v = (1. - s_r) * h + s_r * v_reset
+        spikes.append(s)
+    return torch.stack(spikes)
+
+
+# --------------------------------------------------------------------------
+# LIF: fused path
+# --------------------------------------------------------------------------
+def _lif_forward_scan(x, tau: float, v_threshold: float, v_reset,
+                      decay_input: bool):
+    """Return the pre-spike membrane ``H: [T, ...]`` (no graph)."""
+    T = x.shape[0]
+    h_all = torch.empty_like(x)
+    v = torch.full_like(x[0], 0. if v_reset is None else v_reset)
+    for t in range(T):
+        h = _charge(v, x[t], tau, v_reset, decay_input)
+        h_all[t] = h
+        fired = h >= v_threshold
+        if v_reset is None:
+            v = torch.where(fired, h - v_threshold, h)
+        else:
+            v = torch.where(fired, torch.full_like(h, v_reset), h)
+    return h_all
+
+
+def _lif_backward_scan(grad_s, h_all, tau: float, v_threshold: float,
+                       v_reset, detach_reset: bool, decay_input: bool,
+                       surrogate: str, alpha: float):
+    """Gradient w.r.t. the input, from ``dL/dS`` and the saved ``H``."""
+    fn = get_surrogate(surrogate)
+    hs = h_all - v_threshold
+    sg = fn.derivative(hs, alpha)
+    keep = (hs < 0).to(h_all.dtype)  # 1 - S
+    # dV[t]/dH[t]
+    if v_reset is None:
+        dvdh = torch.ones_like(h_all) if detach_reset \
+            else 1. - v_threshold * sg
+    else:
+        dvdh = keep if detach_reset else keep + (v_reset - h_all) * sg
+    # dH[t+1]/dV[t] = 1 - 1/tau in every charge variant
+    m = dvdh * (1. - 1. / tau)
+    a = grad_s * sg
+    grad_h = torch.empty_like(a)
+    T = a.shape[0]
+    grad_h[T - 1] = a[T - 1]
+    for t in range(T - 2, -1, -1):
+        torch.addcmul(a[t], grad_h[t + 1], m[t], out=grad_h[t])
+    return grad_h / tau if decay_input else grad_h
+
+
+_compiled = {}
+
+
+def _get_scans(backend):
+    if backend == 'torch':
+        return _lif_forward_scan, _lif_backward_scan
+    if backend not in _compiled:
+        _compiled[backend] = (
+            torch.compile(_lif_forward_scan, dynamic=False),
+            torch.compile(_lif_backward_scan, dynamic=False))
+    return _compiled[backend]
+
+
+def _resolve_backend(backend, x):
+    """'auto' → the Numba kernel for CPU float32/64, else fused torch."""
+    if backend == 'auto':
+        if (numba_kernels.NUMBA_AVAILABLE and x.device.type == 'cpu'
+                and x.dtype in (torch.float32, torch.float64)):
+            return 'numba'
+        return 'torch'
+    if backend == 'numba' and not numba_kernels.NUMBA_AVAILABLE:
+        raise RuntimeError('backend="numba" needs the numba package')
+    return backend
+
+
+class _LIFFunction(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x, tau, v_threshold, v_reset, decay_input, detach_reset,
+                surrogate, alpha, backend):
+        ctx.args = (tau, v_threshold, v_reset, detach_reset, decay_input,
+                    surrogate, alpha, backend)
+        if backend == 'numba':
+            h_all, s = numba_kernels.lif_forward(
+                x.reshape(x.shape[0], -1), tau, v_threshold, v_reset,
+                decay_input)
+            h_all, s = h_all.view(x.shape), s.view(x.shape)
+        else:
+            fwd, _ = _get_scans(backend)
+            h_all = fwd(x, tau, v_threshold, v_reset, decay_input)
+            s = heaviside(h_all - v_threshold)
+        ctx.save_for_backward(h_all)
+        return s
+
+    @staticmethod
+    def backward(ctx, grad_s):
+        h_all, = ctx.saved_tensors
+        (tau, v_threshold, v_reset, detach_reset, decay_input, surrogate,
+         alpha, backend) = ctx.args
+        grad_s = grad_s.contiguous()
+        if backend == 'numba':
+            T = h_all.shape[0]
+            grad_x = numba_kernels.lif_backward(
+                grad_s.to(h_all.dtype).reshape(T, -1), h_all.reshape(T, -1),
+                tau, v_threshold, v_reset, detach_reset, decay_input,
+                surrogate, alpha).view(h_all.shape)
+        else:
+            _, bwd = _get_scans(backend)
+            grad_x = bwd(grad_s, h_all, tau, v_threshold, v_reset,
+                         detach_reset, decay_input, surrogate, alpha)
+        return (grad_x, ) + (None, ) * 8
+
+
+def default_backend():
+    """Neuron backend: ``$MMSVF_NEURON_BACKEND`` or ``'auto'``."""
+    backend = os.environ.get('MMSVF_NEURON_BACKEND', 'auto')
+    if backend not in NEURON_BACKENDS:
+        raise ValueError(f'MMSVF_NEURON_BACKEND={backend!r}; expected one of '
+                         f'{NEURON_BACKENDS}')
+    return backend
+
+
+def lif_multistep(x, tau=2.0, v_threshold=1.0, v_reset=0.0, decay_input=True,
+                  detach_reset=True, surrogate='sigmoid', alpha=None,
+                  backend=None):
+    """Multi-step LIF over ``x: [T, ...]`` → spikes ``[T, ...]``.
+
+    Same spikes and gradients as :func:`lif_multistep_reference` (SpikingJelly
+    ``MultiStepLIFNode``) without a per-step autograd graph.
+
+    Args:
+        x (Tensor): input current ``[T, ...]``, floating point.
+        tau (float): membrane time constant.
+        v_threshold (float): firing threshold.
+        v_reset (float | None): hard-reset value; ``None`` = soft reset
+            (subtract the threshold).
+        decay_input (bool): scale the input by ``1/tau`` when charging.
+        detach_reset (bool): no gradient through the reset.
+        surrogate (str): ``'sigmoid'`` or ``'atan'``.
+        alpha (float | None): surrogate sharpness (its default when None).
+        backend (str | None): ``'auto'`` (default: ``'numba'`` for CPU
+            float32/64, else ``'torch'``), ``'numba'`` (fused CPU kernel),
+            ``'torch'`` (fused eager scans, any device and dtype),
+            ``'inductor'`` (``torch.compile``-fused scans: C++ on CPU, Triton
+            on GPU) or ``'reference'``.
+    """
+    check_time_first(x)
+    fn = get_surrogate(surrogate)
+    alpha = float(fn.default_alpha if alpha is None else alpha)
+    backend = backend or default_backend()
+    if backend == 'reference':
+        return lif_multistep_reference(x, tau, v_threshold, v_reset,
+                                       decay_input, detach_reset, surrogate,
+                                       alpha)
+    if backend not in NEURON_BACKENDS:
+        raise ValueError(f'backend {backend!r}; expected one of '
+                         f'{NEURON_BACKENDS}')
+    backend = _resolve_backend(backend, x)
+    v_reset = None if v_reset is None else float(v_reset)
+    return _LIFFunction.apply(x.contiguous(), float(tau), float(v_threshold),
+                              v_reset, bool(decay_input), bool(detach_reset),
+                              surrogate, alpha, backend)
+
+
+# --------------------------------------------------------------------------
+# Integer LIF (I-LIF, "multispike")
+# --------------------------------------------------------------------------
+class _QuantizeSTE(torch.autograd.Function):
+    """``round(clamp(u, 0, D))`` with a straight-through gradient on [0, D]."""
+
+    @staticmethod
+    def forward(ctx, u, max_level):
+        ctx.save_for_backward(u)
+        ctx.max_level = max_level
+        return torch.round(torch.clamp(u, 0, max_level))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        u, = ctx.saved_tensors
+        inside = (u >= 0) & (u <= ctx.max_level)
+        return grad_output * inside.to(grad_output.dtype), None
+
+
+def quantize_spikes(u, max_level):
+    """Integer spikes ``round(clamp(u, 0, D))`` with the STE gradient."""
+    return _QuantizeSTE.apply(u, max_level)
+
+
+def integer_lif_multistep_reference(x, max_level=4, leak=0.25, stateful=True):
+    """I-LIF over ``x: [T, ...]`` as SpikeYOLO's ``mem_update`` (integers).
+
+    ``u[0] = x[0]``, ``u[t] = (u[t-1] - s[t-1]) * leak + x[t]`` (``s`` detached),
+    ``s[t] = round(clamp(u[t], 0, D))``. ``stateful=False`` quantises each step
+    independently.
+    """
+    check_time_first(x)
+    if not stateful:
+        return quantize_spikes(x, max_level)
+    out = []
+    u = s = None
+    for t in range(x.shape[0]):
+        u = x[t] if t == 0 else (u - s.detach()) * leak + x[t]
+        s = quantize_spikes(u, max_level)
+        out.append(s)
+    return torch.stack(out)
+
+
+class _IntegerLIFFunction(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x, max_level, leak):
+        u_all = torch.empty_like(x)
+        u = s = None
+        for t in range(x.shape[0]):
+            u = x[t] if t == 0 else (u - s) * leak + x[t]
+            u_all[t] = u
+            s = torch.round(torch.clamp(u, 0, max_level))
+        ctx.save_for_backward(u_all)
+        ctx.max_level, ctx.leak = max_level, leak
+        return torch.round(torch.clamp(u_all, 0, max_level))
+
+    @staticmethod
+    def backward(ctx, grad_s):
+        u_all, = ctx.saved_tensors
+        inside = ((u_all >= 0) & (u_all <= ctx.max_level)).to(grad_s.dtype)
+        a = grad_s * inside
+        grad_u = torch.empty_like(a)
+        T = a.shape[0]
+        grad_u[T - 1] = a[T - 1]
+        for t in range(T - 2, -1, -1):
+            torch.add(a[t], grad_u[t + 1], alpha=ctx.leak, out=grad_u[t])
+        return grad_u, None, None
+
+
+def integer_lif_multistep(x, max_level=4, leak=0.25, stateful=True,
+                          backend=None):
+    """Fused I-LIF over ``x: [T, ...]``; equals the reference path."""
+    check_time_first(x)
+    backend = backend or default_backend()
+    if backend == 'reference' or not stateful:
+        return integer_lif_multistep_reference(x, max_level, leak, stateful)
+    return _IntegerLIFFunction.apply(x.contiguous(), float(max_level),
+                                     float(leak))
+
+
+def expand_integer_spikes(s, max_level):
+    """Expand integer spikes ``[T, ...]`` into ``[T*D, ...]`` binary sub-steps.
+
+    Sub-step ``k`` of real step ``t`` fires iff ``k < s[t]`` (SpikeYOLO's
+    ``convert_integer_to_binary``), so ``s[t]`` equals the sum of its ``D``
+    sub-steps and any linear layer gives the same result on both forms.
+    """
+    check_time_first(s, 'integer spikes')
+    D = int(max_level)
+    k = torch.arange(D, device=s.device, dtype=s.dtype).view(
+        1, D, *([1] * (s.dim() - 1)))
+    binary = (s.unsqueeze(1) > k).to(s.dtype)
+    return binary.reshape(s.shape[0] * D, *s.shape[1:])
