@@ -1,2 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
+from .attention import *  # noqa: F401,F403
+from .backbones import *  # noqa: F401,F403
+from .layers import *  # noqa: F401,F403
 from .neurons import *  # noqa: F401,F403

@@ -11,6 +11,16 @@ from .surrogate import get_surrogate
 __all__ = ['LIF', 'IntegerLIF', 'build_neuron']
 
 
+def _maybe_per_step(neuron, x, fn):
+    """Run ``fn`` on ``x: [T, B, ...]``, folding T into the batch when the
+    neuron restarts its membrane at every step."""
+    if not neuron.reset_each_step:
+        return fn(x)
+    check_time_first(x)
+    folded = x.reshape(1, x.shape[0] * x.shape[1], *x.shape[2:])
+    return fn(folded).reshape(x.shape)
+
+
 @MODELS.register_module()
 class LIF(nn.Module):
     """Multi-step leaky integrate-and-fire neuron, time-first.
@@ -35,9 +45,11 @@ class LIF(nn.Module):
         surrogate (str): ``'sigmoid'`` or ``'atan'``. Default ``'sigmoid'``.
         alpha (float | None): surrogate sharpness; None = the surrogate's
             default (4.0 for sigmoid, 2.0 for atan).
-        backend (str | None): ``'auto'``, ``'numba'``, ``'torch'``, ``'inductor'`` or
-            ``'reference'`` (see :func:`lif_multistep`);
+        backend (str | None): ``'auto'``, ``'numba'``, ``'torch'``,
+            ``'inductor'`` or ``'reference'`` (see :func:`lif_multistep`);
             None = ``$MMSVF_NEURON_BACKEND`` or ``'auto'``.
+        reset_each_step (bool): restart the membrane at every time step
+            (no temporal integration; the "spatial-only" ablation).
 
     Shapes:
         ``x: [T, *]`` float → spikes ``[T, *]`` in ``x.dtype`` with values 0/1.
@@ -48,8 +60,9 @@ class LIF(nn.Module):
 
     def __init__(self, tau=2.0, v_threshold=1.0, v_reset=0.0,
                  decay_input=True, detach_reset=True, surrogate='sigmoid',
-                 alpha=4.0, backend=None):
+                 alpha=4.0, backend=None, reset_each_step=False):
         super().__init__()
+        self.reset_each_step = reset_each_step
         if tau <= 1.0:
             raise ValueError(f'LIF tau must be > 1, got {tau}')
         get_surrogate(surrogate)
@@ -63,9 +76,9 @@ class LIF(nn.Module):
         self.backend = backend
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return lif_multistep(x, self.tau, self.v_threshold, self.v_reset,
-                             self.decay_input, self.detach_reset,
-                             self.surrogate, self.alpha, self.backend)
+        return _maybe_per_step(self, x, lambda u: lif_multistep(
+            u, self.tau, self.v_threshold, self.v_reset, self.decay_input,
+            self.detach_reset, self.surrogate, self.alpha, self.backend))
 
     def extra_repr(self):
         reset = 'soft' if self.v_reset is None else f'v_reset={self.v_reset}'
@@ -90,6 +103,7 @@ class IntegerLIF(nn.Module):
         normalize (bool): output ``s / D``. Default False.
         stateful (bool): temporal (True) or per-step (False). Default True.
         backend (str | None): as :class:`LIF`.
+        reset_each_step (bool): as :class:`LIF`.
         v_threshold: accepted and ignored, so a backbone can ask any neuron
             for a threshold (I-LIF has none besides the quantiser).
 
@@ -101,8 +115,10 @@ class IntegerLIF(nn.Module):
     is_integer = True
 
     def __init__(self, max_level=4, leak=0.25, normalize=False,
-                 stateful=True, backend=None, v_threshold=None):
+                 stateful=True, backend=None, reset_each_step=False,
+                 v_threshold=None):
         super().__init__()
+        self.reset_each_step = reset_each_step
         if int(max_level) != max_level or max_level < 1:
             raise ValueError(f'IntegerLIF max_level must be a positive '
                              f'integer, got {max_level}')
@@ -113,8 +129,8 @@ class IntegerLIF(nn.Module):
         self.backend = backend
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = integer_lif_multistep(x, self.max_level, self.leak,
-                                  self.stateful, self.backend)
+        s = _maybe_per_step(self, x, lambda u: integer_lif_multistep(
+            u, self.max_level, self.leak, self.stateful, self.backend))
         return s / self.max_level if self.normalize else s
 
     def extra_repr(self):

@@ -1,0 +1,1 @@
+# Copyright (c) mmsvf contributors. All rights reserved.

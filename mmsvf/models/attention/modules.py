@@ -1,0 +1,177 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+"""Spike-driven attention modules over ``[T, B, C, H, W]`` (SPEC §3.5, §5).
+
+Token layouts (``M`` heads, ``d = C / M``, channel ``c = head·d + j``):
+
+* joint: ``[B, M, T·H·W, d]`` (tokens ordered t, h, w) — the SVF model;
+* spatial: ``[T·B, M, H·W, d]`` — per-frame, Meta-SpikeFormer SDSA;
+* temporal: ``[B·H·W, M, T, d]`` — per position, across frames.
+
+Hamming similarity: ``(2Q−1)((2K−1)ᵀV) / (2C)`` → ``attn_bn`` → LIF (V_th 1).
+Dot similarity: ``Q(KᵀV)·0.125`` → LIF (V_th 0.5), no BN.
+"""
+from torch import nn
+
+from ..layers import RepConv, per_frame
+from ..neurons import build_neuron
+from .core import SpikeLinearAttention
+
+__all__ = ['SpikeDrivenAttention', 'FactorizedSpikeAttention', 'to_tokens',
+           'from_tokens']
+
+TOKEN_AXES = ('joint', 'spatial', 'temporal')
+
+
+def to_tokens(x, axis, num_heads):
+    """``[T, B, C, H, W]`` → token layout of ``axis`` (see module doc)."""
+    T, B, C, H, W = x.shape
+    x = x.reshape(T, B, num_heads, C // num_heads, H * W)
+    if axis == 'joint':  # B, M, T, HW, d
+        return x.permute(1, 2, 0, 4, 3).reshape(B, num_heads, T * H * W, -1)
+    if axis == 'spatial':  # T*B, M, HW, d
+        return x.permute(0, 1, 2, 4, 3).reshape(T * B, num_heads, H * W, -1)
+    if axis == 'temporal':  # B*HW, M, T, d
+        return x.permute(1, 4, 2, 0, 3).reshape(B * H * W, num_heads, T, -1)
+    raise ValueError(f'unknown token axis {axis!r}')
+
+
+def from_tokens(y, axis, shape):
+    """Inverse of :func:`to_tokens`; ``shape = (T, B, C, H, W)``."""
+    T, B, C, H, W = shape
+    M = y.shape[1]
+    d = C // M
+    if axis == 'joint':
+        y = y.reshape(B, M, T, H * W, d).permute(2, 0, 1, 4, 3)
+    elif axis == 'spatial':
+        y = y.reshape(T, B, M, H * W, d).permute(0, 1, 2, 4, 3)
+    elif axis == 'temporal':
+        y = y.reshape(B, H * W, M, T, d).permute(3, 0, 2, 4, 1)
+    else:
+        raise ValueError(f'unknown token axis {axis!r}')
+    return y.reshape(T, B, C, H, W)
+
+
+def _projection(dim):
+    # Sequential(RepConv, BN): keys `<name>.0.body.*` and `<name>.1.*`
+    return nn.Sequential(RepConv(dim, dim), nn.BatchNorm2d(dim))
+
+
+def _attention_tail(dim, similarity, neuron):
+    """Scale, optional BN and output neuron for one similarity."""
+    if similarity == 'hamming':
+        return (1.0 / (2 * dim), nn.BatchNorm2d(dim),
+                build_neuron(neuron, v_threshold=1.0))
+    if similarity == 'dot':
+        return 0.125, None, build_neuron(neuron, v_threshold=0.5)
+    raise ValueError(f"similarity must be 'hamming' or 'dot', got "
+                     f'{similarity!r}')
+
+
+class SpikeDrivenAttention(nn.Module):
+    """Spike-driven self-attention along one token axis.
+
+    ``head_lif → {q,k,v}_conv (RepConv + BN) → {q,k,v}_lif → linear attention
+    → [attn_bn] → attn_lif → proj_conv``. With ``axis='joint'`` and
+    ``similarity='hamming'`` this is SDHA, SpikeVideoFormer's attention; with
+    ``axis='spatial'`` and ``similarity='dot'`` it is Meta-SpikeFormer's SDSA.
+    Parameters: ``8C² + 60C`` (``+ 2C`` for ``attn_bn`` in Hamming mode).
+
+    Args:
+        dim (int): channels C.
+        num_heads (int): heads M (``C % M == 0``).
+        axis (str): ``'joint'``, ``'spatial'`` or ``'temporal'``.
+        similarity (str): ``'hamming'`` or ``'dot'``.
+        neuron (dict): neuron config.
+
+    Shapes:
+        ``[T, B, C, H, W]`` (membrane) → ``[T, B, C, H, W]``.
+    """
+
+    def __init__(self, dim, num_heads=8, axis='joint', similarity='hamming',
+                 neuron=None):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'dim {dim} is not divisible by num_heads '
+                             f'{num_heads}')
+        if axis not in TOKEN_AXES:
+            raise ValueError(f'axis must be one of {TOKEN_AXES}, got {axis!r}')
+        self.dim, self.num_heads, self.axis = dim, num_heads, axis
+        self.similarity = similarity
+        self.head_lif = build_neuron(neuron)
+        self.q_conv, self.k_conv, self.v_conv = (_projection(dim)
+                                                 for _ in range(3))
+        self.q_lif, self.k_lif, self.v_lif = (build_neuron(neuron)
+                                              for _ in range(3))
+        scale, attn_bn, self.attn_lif = _attention_tail(dim, similarity,
+                                                        neuron)
+        if attn_bn is not None:
+            self.attn_bn = attn_bn
+        else:
+            self.attn_bn = None
+        self.attention = SpikeLinearAttention(similarity, scale)
+        self.proj_conv = _projection(dim)
+
+    def qkv(self, s, names=('q', 'k', 'v')):
+        """Spikes of the projections named in ``names`` from spikes ``s``."""
+        return [getattr(self, f'{n}_lif')(per_frame(
+            getattr(self, f'{n}_conv'), s)) for n in names]
+
+    def forward(self, x):
+        shape = x.shape
+        q, k, v = self.qkv(self.head_lif(x))
+        y = self.attention(*(to_tokens(t, self.axis, self.num_heads)
+                             for t in (q, k, v)))
+        y = from_tokens(y, self.axis, shape)
+        if self.attn_bn is not None:
+            y = per_frame(self.attn_bn, y)
+        return per_frame(self.proj_conv, self.attn_lif(y))
+
+
+class FactorizedSpikeAttention(nn.Module):
+    """Spatial and temporal attention inside one module (SPEC §5).
+
+    Separate ``q/k/v`` projections for space (``q_conv``, ...) and time
+    (``q_t_conv``, ...), both branches in linear form on the same input
+    spikes; their sum goes through ``[attn_bn] → attn_lif`` and one shared
+    ``proj_conv``: ``7`` projections, ``O(T·N·d²)``.
+
+    Shapes:
+        ``[T, B, C, H, W]`` → ``[T, B, C, H, W]``.
+    """
+
+    def __init__(self, dim, num_heads=8, similarity='hamming', neuron=None):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'dim {dim} is not divisible by num_heads '
+                             f'{num_heads}')
+        self.dim, self.num_heads = dim, num_heads
+        self.similarity = similarity
+        self.head_lif = build_neuron(neuron)
+        for name in ('q', 'k', 'v', 'q_t', 'k_t', 'v_t'):
+            setattr(self, f'{name}_conv', _projection(dim))
+            setattr(self, f'{name}_lif', build_neuron(neuron))
+        scale, attn_bn, self.attn_lif = _attention_tail(dim, similarity,
+                                                        neuron)
+        self.attn_bn = attn_bn
+        self.attention = SpikeLinearAttention(similarity, scale)
+        self.temporal_attention = SpikeLinearAttention(similarity, scale)
+        self.proj_conv = _projection(dim)
+
+    qkv = SpikeDrivenAttention.qkv
+
+    def forward(self, x):
+        shape = x.shape
+        s = self.head_lif(x)
+        q, k, v = self.qkv(s)
+        q_t, k_t, v_t = self.qkv(s, ('q_t', 'k_t', 'v_t'))
+        y = from_tokens(
+            self.attention(*(to_tokens(t, 'spatial', self.num_heads)
+                             for t in (q, k, v))), 'spatial', shape)
+        y = y + from_tokens(
+            self.temporal_attention(*(to_tokens(t, 'temporal',
+                                                self.num_heads)
+                                      for t in (q_t, k_t, v_t))),
+            'temporal', shape)
+        if self.attn_bn is not None:
+            y = per_frame(self.attn_bn, y)
+        return per_frame(self.proj_conv, self.attn_lif(y))

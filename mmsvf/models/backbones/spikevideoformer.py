@@ -1,0 +1,290 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+"""SpikeVideoFormer backbone (SPEC §3): Meta-SpikeFormer + SDHA over T·H·W."""
+import torch
+import torch.utils.checkpoint as cp
+from mmengine.model import BaseModule
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmsvf.registry import MODELS
+from ..attention import FactorizedSpikeAttention, SpikeDrivenAttention
+from ..layers import MSMLP, MSConvBlock, MSDownsampling
+
+__all__ = ['SpikeVideoFormer', 'MSBlock']
+
+ATTN_MODES = ('joint', 'spatial', 'hierarchical', 'factorized')
+#: SpikeVideoFormer code's ``att_mode`` names → (attn_mode, similarity)
+LEGACY_ATT_MODES = {
+    '3D_ham': ('joint', 'hamming'),
+    '3D_dot': ('joint', 'dot'),
+    '2D': ('spatial', 'dot'),
+}
+
+
+def _run(module, x, with_cp):
+    if with_cp and x.requires_grad:
+        return cp.checkpoint(module, x, use_reentrant=False)
+    return module(x)
+
+
+class MSBlock(nn.Module):
+    """Spike-driven Transformer block with membrane shortcuts (SPEC §3.4).
+
+    ``x = x + Attn(x)`` (``x = x + Attn_t(x)`` too in hierarchical mode);
+    ``x = x + MLP(x)``.
+
+    Args:
+        dim (int): channels.
+        num_heads (int): attention heads.
+        mlp_ratio (float): hidden width of the MLP over ``dim``.
+        attn_mode (str): ``'joint'`` | ``'spatial'`` | ``'hierarchical'`` |
+            ``'factorized'``.
+        similarity (str): ``'hamming'`` | ``'dot'``.
+        neuron (dict): neuron config.
+        with_cp (bool): recompute the block in backward (saves memory).
+
+    Shapes:
+        ``[T, B, C, H, W]`` → ``[T, B, C, H, W]``.
+    """
+
+    def __init__(self, dim, num_heads=8, mlp_ratio=4.0, attn_mode='joint',
+                 similarity='hamming', neuron=None, with_cp=False):
+        super().__init__()
+        if attn_mode == 'factorized':
+            self.attn = FactorizedSpikeAttention(dim, num_heads, similarity,
+                                                 neuron)
+        else:
+            axis = 'joint' if attn_mode == 'joint' else 'spatial'
+            self.attn = SpikeDrivenAttention(dim, num_heads, axis, similarity,
+                                             neuron)
+        if attn_mode == 'hierarchical':
+            self.attn_t = SpikeDrivenAttention(dim, num_heads, 'temporal',
+                                               similarity, neuron)
+        self.mlp = MSMLP(dim, int(dim * mlp_ratio), neuron=neuron)
+        self.with_cp = with_cp
+
+    def _forward(self, x):
+        x = x + self.attn(x)
+        if hasattr(self, 'attn_t'):
+            x = x + self.attn_t(x)
+        return x + self.mlp(x)
+
+    def forward(self, x):
+        return _run(self._forward, x, self.with_cp)
+
+
+@MODELS.register_module()
+class SpikeVideoFormer(BaseModule):
+    """SpikeVideoFormer: spike-driven video Transformer (Zou et al., 2025).
+
+    The Meta-SpikeFormer backbone (conv stages 1+1+2 blocks, Transformer
+    stages 6+2 blocks) with the T frames of a clip as the SNN's time steps
+    (every neuron integrates over frames) and spike-driven Hamming attention
+    over all ``T·H·W`` tokens, ``O(T·N·D²)``.
+
+    Module names equal Meta-SpikeFormer's (``downsample1_1``,
+    ``ConvBlock1_1.0.Conv.pwconv1``, ``block3.0.attn.q_conv.0.body.0``,
+    ``block3.0.mlp.fc1_conv``, ...) so official checkpoints map by prefix.
+    Neuron state starts fresh in every forward.
+
+    Args:
+        arch (str): ``'small'``, ``'base'`` or ``'large'`` (ignored when
+            ``embed_dims`` is given).
+        embed_dims (Sequence[int] | None): the four widths ``[c0, c1, c2, c3]``;
+            the stem has ``c0 // 2`` channels.
+        depths (Sequence[int]): Transformer blocks in stages 3 and 4.
+        num_heads (int | Sequence[int]): heads (per Transformer stage).
+        mlp_ratio (float): MLP/conv-block expansion.
+        attn_mode (str): ``'joint'`` (default, SDHA over T·H·W),
+            ``'spatial'`` (per frame), ``'hierarchical'`` (spatial module then
+            temporal module) or ``'factorized'`` (spatial + temporal branches
+            in one module). SpikeVideoFormer's ``'3D_ham'``, ``'3D_dot'`` and
+            ``'2D'`` are accepted as aliases (they also set ``similarity``).
+        similarity (str): ``'hamming'`` (default) or ``'dot'``.
+        reset_each_frame (bool): restart every neuron's membrane at each frame
+            (no temporal spiking). With ``attn_mode='spatial'`` the network
+            then treats frames as independent images.
+        neuron (dict): neuron config, e.g. ``dict(type='LIF')`` or
+            ``dict(type='IntegerLIF', max_level=4)``.
+        in_channels (int): input channels (3 RGB, 1 grey).
+        out_indices (Sequence[int]): stages to return, of 0 (after
+            ``ConvBlock1_1``), 1 (``ConvBlock1_2``), 2 (``ConvBlock2_2``),
+            3 (``block4``).
+        frozen_stages (int): freeze stages ``0..frozen_stages`` (-1: none).
+        norm_eval (bool): keep BN layers in eval mode while training.
+        with_cp (bool | Sequence[bool]): activation checkpointing per block,
+            for all stages or per stage (4 values).
+        init_cfg (dict | list | None): mmengine init config, e.g.
+            ``dict(type='Pretrained', checkpoint=...)``.
+
+    Shapes:
+        input ``(B, C, T, H, W)`` float (mmaction's NCTHW), ``H, W`` divisible
+        by 16; output a tuple of ``(B, C_i, T, H / s_i, W / s_i)`` membrane
+        maps, ``s = (2, 4, 8, 16)``, ``C = (c0 // 2, c0, c1, c3)``.
+    """
+
+    arch_settings = {
+        'small': [64, 128, 256, 360],
+        'base': [96, 192, 384, 480],
+        'large': [128, 256, 512, 640],
+    }
+    stage_strides = (2, 4, 8, 16)
+
+    def __init__(self,
+                 arch='small',
+                 embed_dims=None,
+                 depths=(6, 2),
+                 num_heads=8,
+                 mlp_ratio=4.0,
+                 attn_mode='joint',
+                 similarity='hamming',
+                 reset_each_frame=False,
+                 neuron=dict(type='LIF'),
+                 in_channels=3,
+                 out_indices=(0, 1, 2, 3),
+                 frozen_stages=-1,
+                 norm_eval=False,
+                 with_cp=False,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if embed_dims is None:
+            if arch not in self.arch_settings:
+                raise ValueError(f'arch must be one of '
+                                 f'{sorted(self.arch_settings)}, got {arch!r}')
+            embed_dims = self.arch_settings[arch]
+        if len(embed_dims) != 4:
+            raise ValueError(f'embed_dims needs 4 widths, got {embed_dims}')
+        if attn_mode in LEGACY_ATT_MODES:
+            attn_mode, similarity = LEGACY_ATT_MODES[attn_mode]
+        if attn_mode not in ATTN_MODES:
+            raise ValueError(f'attn_mode must be one of {ATTN_MODES}, got '
+                             f'{attn_mode!r}')
+        if similarity not in ('hamming', 'dot'):
+            raise ValueError(f"similarity must be 'hamming' or 'dot', got "
+                             f'{similarity!r}')
+        for i in out_indices:
+            if not 0 <= i < 4:
+                raise ValueError(f'out_indices must be in 0..3, got '
+                                 f'{out_indices}')
+        if isinstance(num_heads, int):
+            num_heads = (num_heads, num_heads)
+        if isinstance(with_cp, bool):
+            with_cp = (with_cp, ) * 4
+        self.embed_dims = list(embed_dims)
+        self.in_channels = in_channels
+        self.attn_mode, self.similarity = attn_mode, similarity
+        self.reset_each_frame = reset_each_frame
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_cp = tuple(with_cp)
+        neuron = dict(neuron or dict(type='LIF'))
+        if reset_each_frame:
+            neuron['reset_each_step'] = True
+        self.neuron_cfg = neuron
+
+        c0, c1, c2, c3 = embed_dims
+        stem = c0 // 2
+        conv = dict(mlp_ratio=mlp_ratio, neuron=neuron)
+        self.downsample1_1 = MSDownsampling(in_channels, stem, 7, 2, 3,
+                                            first_layer=True, neuron=neuron)
+        self.ConvBlock1_1 = nn.ModuleList([MSConvBlock(stem, **conv)])
+        self.downsample1_2 = MSDownsampling(stem, c0, 3, 2, 1, neuron=neuron)
+        self.ConvBlock1_2 = nn.ModuleList([MSConvBlock(c0, **conv)])
+        self.downsample2 = MSDownsampling(c0, c1, 3, 2, 1, neuron=neuron)
+        self.ConvBlock2_1 = nn.ModuleList([MSConvBlock(c1, **conv)])
+        self.ConvBlock2_2 = nn.ModuleList([MSConvBlock(c1, **conv)])
+        self.downsample3 = MSDownsampling(c1, c2, 3, 2, 1, neuron=neuron)
+        attn = dict(mlp_ratio=mlp_ratio, attn_mode=attn_mode,
+                    similarity=similarity, neuron=neuron)
+        self.block3 = nn.ModuleList([
+            MSBlock(c2, num_heads[0], with_cp=self.with_cp[2], **attn)
+            for _ in range(depths[0])
+        ])
+        self.downsample4 = MSDownsampling(c2, c3, 3, 1, 1, neuron=neuron)
+        self.block4 = nn.ModuleList([
+            MSBlock(c3, num_heads[1], with_cp=self.with_cp[3], **attn)
+            for _ in range(depths[1])
+        ])
+        all_channels = (stem, c0, c1, c3)
+        self.out_channels = tuple(all_channels[i] for i in self.out_indices)
+        self._freeze_stages()
+
+    # ------------------------------------------------------------------
+    def stage_modules(self, i):
+        """Modules of stage ``i`` (0..3), in order."""
+        return [
+            [self.downsample1_1, self.ConvBlock1_1],
+            [self.downsample1_2, self.ConvBlock1_2],
+            [self.downsample2, self.ConvBlock2_1, self.ConvBlock2_2],
+            [self.downsample3, self.block3, self.downsample4, self.block4],
+        ][i]
+
+    def _freeze_stages(self):
+        for i in range(self.frozen_stages + 1):
+            for m in self.stage_modules(i):
+                m.eval()
+                for p in m.parameters():
+                    p.requires_grad = False
+
+    def train(self, mode=True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    # ------------------------------------------------------------------
+    def _check_input(self, x):
+        if not isinstance(x, torch.Tensor) or x.dim() != 5:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
+            raise ValueError(
+                'SpikeVideoFormer expects a clip of shape (B, C, T, H, W) '
+                f'(NCTHW, C={self.in_channels}); got {shape}')
+        B, C, T, H, W = x.shape
+        if C != self.in_channels:
+            raise ValueError(
+                f'SpikeVideoFormer expects (B, {self.in_channels}, T, H, W) '
+                f'with in_channels={self.in_channels}; got {tuple(x.shape)}')
+        if T < 1 or H % 16 or W % 16:
+            raise ValueError(
+                'SpikeVideoFormer expects T >= 1 and H, W divisible by 16 '
+                f'(B, C, T, H, W); got {tuple(x.shape)}')
+
+    def forward(self, x):
+        """``(B, C, T, H, W)`` → tuple of ``(B, C_i, T, H_i, W_i)``."""
+        self._check_input(x)
+        # time-first spike layout inside: [T, B, C, H, W]
+        x = x.permute(2, 0, 1, 3, 4).contiguous()
+        outs = []
+
+        def emit(i, t):
+            if i in self.out_indices:
+                outs.append(t.permute(1, 2, 0, 3, 4))
+
+        x = self.downsample1_1(x)
+        x = self._blocks(self.ConvBlock1_1, x, 0)
+        emit(0, x)
+        x = self.downsample1_2(x)
+        x = self._blocks(self.ConvBlock1_2, x, 1)
+        emit(1, x)
+        x = self.downsample2(x)
+        x = self._blocks(self.ConvBlock2_1, x, 2)
+        x = self._blocks(self.ConvBlock2_2, x, 2)
+        emit(2, x)
+        x = self.downsample3(x)
+        x = self._blocks(self.block3, x, 3)
+        x = self.downsample4(x)
+        x = self._blocks(self.block4, x, 3)
+        emit(3, x)
+        return tuple(outs)
+
+    def _blocks(self, blocks, x, stage):
+        for block in blocks:
+            if isinstance(block, MSBlock):
+                x = block(x)  # MSBlock handles its own checkpointing
+            else:
+                x = _run(block, x, self.with_cp[stage])
+        return x

@@ -1,0 +1,8 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+"""Spike-driven layers over time-first tensors ``[T, B, C, H, W]``."""
+from .conv_blocks import MSConvBlock, MSDownsampling, SepConv, per_frame
+from .mlp import MSMLP
+from .repconv import BNAndPad, RepConv
+
+__all__ = ['MSDownsampling', 'SepConv', 'MSConvBlock', 'MSMLP', 'RepConv',
+           'BNAndPad', 'per_frame']

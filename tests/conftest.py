@@ -1,0 +1,30 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+"""Shared pytest fixtures.
+
+``shared_fixtures``: the real OpenMMLab sample data laid beside the checkout
+(``<repo>/../shared/fixtures``); tests that need it skip when it is absent.
+"""
+import os
+from pathlib import Path
+
+import pytest
+
+import mmsvf  # noqa: F401  (applies the upstream workarounds)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_FIXTURES = Path(
+    os.environ.get('MMSVF_SHARED_FIXTURES',
+                   REPO_ROOT.parent / 'shared' / 'fixtures'))
+
+
+@pytest.fixture(scope='session')
+def shared_fixtures():
+    """Path to ``../shared/fixtures``; skips the test when it is absent."""
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(f'shared fixtures not found at {SHARED_FIXTURES}')
+    return SHARED_FIXTURES
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+    return REPO_ROOT
