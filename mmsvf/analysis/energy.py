@@ -1,0 +1,398 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+"""Energy of spiking and conventional networks (SPEC §9), spike-driven purity
+check and report writers (terminal table, JSON, CSV, firing-rate chart).
+
+Energy model (45 nm CMOS, Horowitz 2014, as in Spike-driven Transformer
+V1/V2/V3 and SpikeVideoFormer):
+
+* SNN: ``E = E_MAC × MACs(real-valued-input ops, i.e. the stem)
+  + E_AC × SOPs(spike-input ops)``;
+* ANN reference: ``E = E_MAC × dense MACs`` of every op.
+
+Energies are in mJ per clip (``1 pJ = 1e-9 mJ``); every count in a report is
+the average per clip over the clips counted.
+"""
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Union
+
+from .counter import OperationCounter, match_layer
+
+__all__ = [
+    'ENERGY_PRESETS', 'resolve_energy_constants', 'EnergyReport',
+    'compute_energy', 'check_spike_driven', 'atomic_write'
+]
+
+#: ``preset -> (E_MAC, E_AC)`` in pJ per operation
+ENERGY_PRESETS = {
+    'fp32': (4.6, 0.9),
+    'fp16': (1.5, 0.4),
+    'int8': (0.23, 0.03),
+}
+
+PJ_TO_MJ = 1e-9
+
+#: columns of the per-layer JSON objects / CSV rows
+LAYER_FIELDS = ('name', 'module', 'module_type', 'op', 'calls', 'input_shape',
+                'input_kind', 'spike_input', 'stem', 'firing_rate',
+                'dense_macs', 'macs', 'sops', 'energy_mj', 'operand_rates',
+                'note')
+
+
+def resolve_energy_constants(preset: str = 'fp32',
+                             e_mac: Optional[float] = None,
+                             e_ac: Optional[float] = None):
+    """Energy per MAC and per AC (pJ) of a preset, optionally overridden.
+
+    Args:
+        preset (str): ``'fp32'`` (4.6 / 0.9 pJ, default), ``'fp16'``
+            (1.5 / 0.4) or ``'int8'`` (0.23 / 0.03).
+        e_mac (float, optional): override of the energy per MAC.
+        e_ac (float, optional): override of the energy per accumulate.
+
+    Returns:
+        tuple[float, float]: ``(e_mac, e_ac)`` in pJ.
+    """
+    if preset not in ENERGY_PRESETS:
+        raise ValueError(f'unknown energy preset {preset!r}; choose one of '
+                         f'{sorted(ENERGY_PRESETS)}')
+    base_mac, base_ac = ENERGY_PRESETS[preset]
+    e_mac = base_mac if e_mac is None else float(e_mac)
+    e_ac = base_ac if e_ac is None else float(e_ac)
+    for name, value in (('E_MAC', e_mac), ('E_AC', e_ac)):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f'{name} must be a finite non-negative energy '
+                             f'in pJ, got {value}')
+    return e_mac, e_ac
+
+
+def _stem_names(counter: OperationCounter, stem) -> List[str]:
+    """Resolve stem patterns (or ``'auto'``) to layer names."""
+    records = counter.records()
+    if stem is None:
+        return []
+    if stem == 'auto':
+        if records and not records[0].spike_driven:
+            return [records[0].name]
+        return []
+    if isinstance(stem, str):
+        stem = [stem]
+    names = []
+    for pattern in stem:
+        hits = [r.name for r in records if match_layer(r.name, pattern)]
+        if not hits:
+            raise ValueError(
+                f'stem {pattern!r} matches no counted layer; counted layers '
+                f'are: {", ".join(r.name for r in records[:12])}'
+                f'{" ..." if len(records) > 12 else ""}')
+        names.extend(h for h in hits if h not in names)
+    return names
+
+
+def check_spike_driven(counter: OperationCounter,
+                       stem: Union[str, Sequence[str], None] = 'auto',
+                       strict: bool = False) -> List[Dict]:
+    """List every counted op whose input is not spikes, except the stem.
+
+    Spikes are binary ``{0, 1}``, integer ``{0..D}`` / normalised
+    ``{0, 1/D, .., 1}`` for the model's integer neurons, or sign
+    ``{-1, 0, 1}``; unless ``strict``, a linear image of spikes (see
+    :mod:`mmsvf.analysis.counter`, "Linear chains") counts as spike input. A
+    matrix product is spike-driven when one operand is.
+    Softmax attention (``scaled_dot_product_attention``,
+    ``nn.MultiheadAttention``) never is.
+
+    Args:
+        counter (OperationCounter): a counter that has run the model.
+        stem (str | Sequence[str] | None): layer-name patterns allowed to
+            take real-valued input (see :func:`match_layer`); ``'auto'`` (the
+            default) = the first op executed, when its input is real.
+        strict (bool): also list ops whose input is a linear image of
+            spikes (``'spike-linear'``: RepConv / SepConv internals that fold
+            into one spike-input conv at inference), i.e. demand spike values
+            at every op literally.
+
+    Returns:
+        list[dict]: one entry per offending op (``name``, ``op``,
+        ``input_kind``, ``input_shape``); empty when the model is
+        spike-driven.
+    """
+    if not counter.layers:
+        raise RuntimeError('the counter has recorded no operation: run the '
+                           'model inside the counter first')
+    stems = set(_stem_names(counter, stem))
+    return [
+        dict(name=r.name, op=r.op, module_type=r.module_type,
+             input_kind=r.kind_str(),
+             input_shape=list(r.input_shape) if r.input_shape else None)
+        for r in counter.records()
+        if r.name not in stems and not (
+            r.strictly_spike_driven if strict else r.spike_driven)
+    ]
+
+
+@dataclass
+class EnergyReport:
+    """Per-layer and total counts and energy, per clip.
+
+    Attributes:
+        mode (str): ``'snn'`` or ``'ann'``.
+        preset (str): energy preset name.
+        e_mac_pj (float): energy per MAC (pJ).
+        e_ac_pj (float): energy per accumulate (pJ).
+        num_clips (int): clips counted (counts are averaged over them).
+        stem (list[str]): layers charged as MACs although declared stem.
+        layers (list[dict]): per-layer rows (:data:`LAYER_FIELDS`).
+        total (dict): totals (``dense_macs``, ``macs``, ``sops``,
+            ``energy_mj``, ``ann_energy_mj``, ``mean_firing_rate``, ...).
+        spike_driven (dict, optional): purity check result
+            (``passed``, ``violations``).
+        meta (dict): free-form context (config, input shape, ...).
+    """
+    mode: str
+    preset: str
+    e_mac_pj: float
+    e_ac_pj: float
+    num_clips: int
+    stem: List[str]
+    layers: List[Dict]
+    total: Dict
+    spike_driven: Optional[Dict] = None
+    uncounted: Dict = field(default_factory=dict)
+    meta: Dict = field(default_factory=dict)
+
+    def to_dict(self) -> Dict:
+        return dict(mode=self.mode, preset=self.preset,
+                    e_mac_pj=self.e_mac_pj, e_ac_pj=self.e_ac_pj,
+                    per='clip', num_clips=self.num_clips, stem=self.stem,
+                    total=self.total, layers=self.layers,
+                    spike_driven=self.spike_driven,
+                    uncounted=self.uncounted, meta=self.meta)
+
+    # -- presentation ------------------------------------------------------
+    def table(self, max_rows: Optional[int] = None) -> str:
+        """A readable terminal table (prettytable) with a totals row."""
+        from prettytable import PrettyTable
+        tab = PrettyTable()
+        tab.field_names = ['#', 'layer', 'op', 'input', 'rate', 'dense MACs',
+                           'MACs (E_MAC)', 'SOPs (E_AC)', 'energy (mJ)']
+        rows = self.layers if max_rows is None else self.layers[:max_rows]
+        for i, row in enumerate(rows):
+            rate = row['firing_rate']
+            tab.add_row([
+                i, row['name'], row['op'],
+                row['input_kind'] + (' (stem)' if row['stem'] else ''),
+                '-' if rate is None else f'{rate:.4f}',
+                _human(row['dense_macs']), _human(row['macs']),
+                _human(row['sops']), f"{row['energy_mj']:.4g}"
+            ])
+        if max_rows is not None and len(self.layers) > max_rows:
+            tab.add_row(['...', f'({len(self.layers) - max_rows} more)'] +
+                        [''] * 7)
+        t = self.total
+        rate = t['mean_firing_rate']
+        tab.add_row(['', 'TOTAL', '', '',
+                     '-' if rate is None else f'{rate:.4f}',
+                     _human(t['dense_macs']), _human(t['macs']),
+                     _human(t['sops']), f"{t['energy_mj']:.4g}"])
+        tab.align['layer'] = 'l'
+        head = (f'mode={self.mode}  preset={self.preset}  '
+                f'E_MAC={self.e_mac_pj} pJ  E_AC={self.e_ac_pj} pJ  '
+                f'clips={self.num_clips}  (counts per clip)')
+        lines = [head, tab.get_string()]
+        lines.append(
+            f"energy {t['energy_mj']:.4g} mJ/clip; ANN reference (all dense "
+            f"MACs at E_MAC) {t['ann_energy_mj']:.4g} mJ/clip")
+        if self.spike_driven is not None:
+            v = self.spike_driven['violations']
+            lines.append('spike-driven check: ' + (
+                'PASSED (every conv/linear/matmul input is spikes, stem: '
+                f'{", ".join(self.stem) or "none"})' if not v else
+                f'FAILED, {len(v)} op(s) take non-spike input: ' +
+                ', '.join(f'{x["name"]} [{x["input_kind"]}]' for x in v)))
+        if self.uncounted:
+            lines.append('NOT counted: ' + ', '.join(
+                f'{k} ×{n}' for k, n in self.uncounted.items()))
+        return '\n'.join(lines)
+
+    def write_json(self, path: str):
+        """Write the report as JSON (atomically)."""
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        atomic_write(path, lambda f: f.write(text.encode('utf-8')))
+
+    def write_csv(self, path: str):
+        """Write one row per layer plus a TOTAL row (atomically)."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=LAYER_FIELDS)
+        writer.writeheader()
+        for row in self.layers:
+            row = dict(row)
+            row['input_shape'] = 'x'.join(map(str, row['input_shape'] or []))
+            row['operand_rates'] = ';'.join(
+                f'{k}={v}' for k, v in row['operand_rates'].items())
+            writer.writerow(row)
+        t = self.total
+        writer.writerow(dict(name='TOTAL', firing_rate=t['mean_firing_rate'],
+                             dense_macs=t['dense_macs'], macs=t['macs'],
+                             sops=t['sops'], energy_mj=t['energy_mj']))
+        data = buf.getvalue().encode('utf-8')
+        atomic_write(path, lambda f: f.write(data))
+
+    def write_firing_rate_png(self, path: str, title: Optional[str] = None):
+        """Bar chart of the per-layer input firing rates (atomically)."""
+        import matplotlib
+        matplotlib.use('Agg', force=False)
+        from matplotlib.figure import Figure
+        rows = [r for r in self.layers if r['firing_rate'] is not None]
+        width = max(6.0, min(60.0, 0.22 * len(rows) + 2))
+        fig = Figure(figsize=(width, 4.8))
+        ax = fig.add_subplot(1, 1, 1)
+        if rows:
+            xs = range(len(rows))
+            ax.bar(xs, [r['firing_rate'] for r in rows],
+                   color=['tab:orange' if 'attention' in r['op'] else
+                          'tab:blue' for r in rows])
+            ax.set_xticks(list(xs))
+            ax.set_xticklabels([r['name'] for r in rows], rotation=90,
+                               fontsize=5)
+            mean = self.total['mean_firing_rate']
+            if mean is not None:
+                ax.axhline(mean, color='k', lw=0.8, ls='--',
+                           label=f'mean {mean:.3f}')
+                ax.legend(loc='upper right', fontsize=7)
+        else:
+            ax.text(0.5, 0.5, 'no spike-input layer', ha='center',
+                    va='center', transform=ax.transAxes)
+        ax.set_ylabel('input firing rate')
+        ax.set_title(title or 'per-layer input firing rate '
+                     '(orange: attention products)', fontsize=9)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format='png', dpi=120)
+        data = buf.getvalue()
+        atomic_write(path, lambda f: f.write(data))
+
+
+def compute_energy(counter: OperationCounter, mode: str = 'snn',
+                   preset: str = 'fp32', e_mac: Optional[float] = None,
+                   e_ac: Optional[float] = None,
+                   stem: Union[str, Sequence[str], None] = 'auto',
+                   check: bool = True, strict: bool = False,
+                   meta: Optional[Dict] = None) -> EnergyReport:
+    """Turn a counter's records into an :class:`EnergyReport`.
+
+    Args:
+        counter (OperationCounter): a counter that has run the model on
+            ``counter.num_clips`` clips.
+        mode (str): ``'snn'`` (spike-input ops cost SOPs × E_AC, real-input
+            ops MACs × E_MAC) or ``'ann'`` (every op dense MACs × E_MAC).
+        preset (str): energy preset (see :data:`ENERGY_PRESETS`).
+        e_mac (float, optional): E_MAC override (pJ).
+        e_ac (float, optional): E_AC override (pJ).
+        stem (str | Sequence[str] | None): layers charged as MACs in SNN
+            mode even with spike input, and exempt from the purity check;
+            ``'auto'`` = the first op when its input is real-valued.
+        check (bool): run :func:`check_spike_driven` into the report.
+        strict (bool): strict purity check (see :func:`check_spike_driven`).
+        meta (dict, optional): context stored in the report.
+
+    Returns:
+        EnergyReport: per-clip per-layer rows and totals.
+    """
+    if mode not in ('snn', 'ann'):
+        raise ValueError(f'mode must be "snn" or "ann", got {mode!r}')
+    if counter.num_clips <= 0:
+        raise ValueError('the counter has counted no clip: call '
+                         'counter.add_clips(n) (or counter.run) first')
+    if not counter.layers:
+        raise RuntimeError('the counter has recorded no operation')
+    e_mac, e_ac = resolve_energy_constants(preset, e_mac, e_ac)
+    stems = _stem_names(counter, stem)
+    n = counter.num_clips
+    layers = []
+    tot_dense = tot_macs = tot_sops = 0.0
+    act = numel = 0.0
+    for r in counter.records():
+        is_stem = r.name in stems
+        if mode == 'ann':
+            macs, sops = r.dense_macs, 0.0
+        elif is_stem:
+            macs, sops = r.dense_macs, 0.0
+        else:
+            macs, sops = r.real_macs, r.sops
+        energy = (e_mac * macs + e_ac * sops) * PJ_TO_MJ / n
+        if r.numel and not is_stem:
+            act += r.activity
+            numel += r.numel
+        layers.append(dict(
+            name=r.name, module=r.module, module_type=r.module_type,
+            op=r.op, calls=r.calls,
+            input_shape=list(r.input_shape) if r.input_shape else None,
+            input_kind=r.kind_str(), spike_input=r.spike_driven,
+            stem=is_stem, firing_rate=r.firing_rate,
+            dense_macs=r.dense_macs / n, macs=macs / n, sops=sops / n,
+            energy_mj=energy, note=r.note,
+            operand_rates={k: (a / m if m else None)
+                           for k, (a, m) in r.operand_rates.items()}))
+        tot_dense += r.dense_macs
+        tot_macs += macs
+        tot_sops += sops
+    total = dict(
+        dense_macs=tot_dense / n, macs=tot_macs / n, sops=tot_sops / n,
+        energy_mj=(e_mac * tot_macs + e_ac * tot_sops) * PJ_TO_MJ / n,
+        ann_energy_mj=e_mac * tot_dense * PJ_TO_MJ / n,
+        mean_firing_rate=(act / numel) if numel else None,
+        num_layers=len(layers))
+    spike = None
+    if check:
+        violations = check_spike_driven(counter, stems, strict)
+        spike = dict(passed=not violations, strict=strict,
+                     violations=violations)
+    return EnergyReport(mode=mode, preset=preset, e_mac_pj=e_mac,
+                        e_ac_pj=e_ac, num_clips=n, stem=stems, layers=layers,
+                        total=total, spike_driven=spike,
+                        uncounted=dict(counter.uncounted),
+                        meta=dict(meta or {}))
+
+
+def atomic_write(path: str, write) -> None:
+    """Write a file through a temporary sibling and ``os.replace``.
+
+    An existing ``path`` is left untouched if ``write`` fails.
+
+    Args:
+        path (str): destination.
+        write (callable): ``write(binary_file)`` producing the content.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
+                               suffix='.tmp', dir=directory)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _human(x: float) -> str:
+    x = float(x)
+    for unit, scale in (('G', 1e9), ('M', 1e6), ('K', 1e3)):
+        if abs(x) >= scale:
+            return f'{x / scale:.3f}{unit}'
+    return f'{x:.1f}'

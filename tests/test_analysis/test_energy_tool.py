@@ -1,0 +1,242 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+"""tools/analysis/energy.py end to end, ANN mode on mmaction2 models, report
+writers."""
+import csv
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from mmsvf.analysis import (EnergyReport, OperationCounter, atomic_write,
+                            compute_energy)
+
+REPO = Path(__file__).resolve().parents[2]
+TOY_CONFIG = REPO / 'configs/recognition/spikevideoformer/' \
+    'spikevideoformer-tiny_1xb8-t8_toy-motion.py'
+BASE_MODEL = REPO / 'configs/_base_/models/spikevideoformer_small.py'
+
+
+@pytest.fixture(scope='module')
+def tool():
+    spec = importlib.util.spec_from_file_location(
+        'energy_tool', REPO / 'tools/analysis/energy.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_config(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_config_without_test_set_needs_input_shape(tool, tmp_path):
+    cfg = write_config(tmp_path / 'no_data.py', f"""
+_base_ = [{str(BASE_MODEL)!r}]
+default_scope = 'mmaction'
+model = dict(backbone=dict(embed_dims=[16, 32, 64, 64], depths=(1, 1),
+                           num_heads=2),
+             cls_head=dict(in_channels=64, num_classes=3))
+""")
+    with pytest.raises(SystemExit, match=r'no test set.*--input-shape B C T '
+                       r'H W'):
+        tool.main([cfg, '--out', str(tmp_path / 'out')])
+    assert not (tmp_path / 'out').exists()
+    # a test set whose files are missing: the same advice, with the cause
+    with pytest.raises(SystemExit, match=r'could not load the test set.*'
+                       r'--input-shape'):
+        tool.main([str(TOY_CONFIG), '--out', str(tmp_path / 'out'),
+                   '--cfg-options',
+                   'test_dataloader.dataset.ann_file=/nonexistent/val.txt'])
+    with pytest.raises(SystemExit):  # argparse: 3 numbers
+        tool.main([cfg, '--input-shape', '1', '3', '8'])
+    with pytest.raises(SystemExit, match='matches no counted layer'):
+        tool.main([cfg, '--input-shape', '1', '3', '2', '32', '32',
+                   '--stem', 'nope', '--out', str(tmp_path / 'out')])
+
+
+def test_cli_end_to_end_on_toy_config(tool, tmp_path, capsys):
+    out = tmp_path / 'energy'
+    report = tool.main([
+        str(TOY_CONFIG), '--input-shape', '2', '3', '2', '32', '32',
+        '--num-samples', '3', '--check-spike-driven', '--preset', 'fp16',
+        '--out', str(out)
+    ])
+    printed = capsys.readouterr().out
+    assert 'TOTAL' in printed and 'spike-driven check: PASSED' in printed
+    assert report.num_clips == 4  # two batches of 2 clips
+    args = tool.parse_args([str(TOY_CONFIG), '--check-spike-driven'])
+    assert tool._exit_status(report, args) == 0
+
+    data = json.loads((out / 'snn_energy.json').read_text())
+    assert data['mode'] == 'snn' and data['per'] == 'clip'
+    assert (data['e_mac_pj'], data['e_ac_pj']) == (1.5, 0.4)
+    total = data['total']
+    for key in ('dense_macs', 'macs', 'sops', 'energy_mj', 'ann_energy_mj',
+                'mean_firing_rate'):
+        assert key in total
+    assert total['energy_mj'] == pytest.approx(
+        (1.5 * total['macs'] + 0.4 * total['sops']) * 1e-9)
+    layers = data['layers']
+    assert layers[0]['name'] == 'backbone.downsample1_1.encode_conv'
+    assert layers[0]['stem'] and layers[0]['input_kind'] == 'real'
+    assert layers[-1]['name'] == 'cls_head.head'  # the head is counted
+    assert any(r['op'] == 'hamming_attention.kTv' for r in layers)
+    assert sum(r['dense_macs'] for r in layers) == pytest.approx(
+        total['dense_macs'])
+    for key in ('firing_rate', 'dense_macs', 'macs', 'sops', 'energy_mj',
+                'input_kind', 'input_shape'):
+        assert key in layers[1]
+    assert data['spike_driven'] == dict(passed=True, strict=False,
+                                        violations=[])
+
+    with open(out / 'snn_layers.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(layers) + 1 and rows[-1]['name'] == 'TOTAL'
+    assert float(rows[-1]['energy_mj']) == pytest.approx(total['energy_mj'])
+    assert (out / 'snn_firing_rates.png').read_bytes()[:8] == \
+        b'\x89PNG\r\n\x1a\n'
+
+    # ANN reference of the same model: every op a dense MAC at E_MAC
+    ann = tool.main([str(TOY_CONFIG), '--input-shape', '1', '3', '2', '32',
+                     '32', '--ann', '--out', str(out)])
+    assert ann.total['dense_macs'] == pytest.approx(total['dense_macs'] / 1)
+    assert ann.total['energy_mj'] == pytest.approx(
+        4.6 * total['dense_macs'] * 1e-9)
+    assert (out / 'ann_energy.json').is_file()
+
+
+def write_videos(root, num=3, frames=16, size=64):
+    """A few random mp4 clips and a VideoDataset annotation file."""
+    import cv2
+    import numpy as np
+    (root / 'videos').mkdir(parents=True)
+    lines = []
+    for i in range(num):
+        name = f'clip{i}.mp4'
+        writer = cv2.VideoWriter(str(root / 'videos' / name),
+                                 cv2.VideoWriter_fourcc(*'mp4v'), 10,
+                                 (size, size))
+        rng = np.random.default_rng(i)
+        for _ in range(frames):
+            writer.write(rng.integers(0, 256, (size, size, 3), np.uint8))
+        writer.release()
+        lines.append(f'{name} {i}')
+    (root / 'val.txt').write_text('\n'.join(lines) + '\n')
+
+
+def test_cli_on_the_test_set(tool, tmp_path):
+    data = tmp_path / 'toy_motion'
+    write_videos(data)
+    report = tool.main([
+        str(TOY_CONFIG), '--num-samples', '2', '--out',
+        str(tmp_path / 'out'), '--cfg-options',
+        f'test_dataloader.dataset.ann_file={data}/val.txt',
+        f'test_dataloader.dataset.data_prefix.video={data}/videos',
+        'model.backbone.embed_dims=[16,32,64,64]',
+        'model.backbone.depths=[1,1]'
+    ])
+    assert report.meta['source'] == 'test set'
+    assert report.num_clips == 2
+    assert report.meta['batch_input_shapes'] == [[2, 1, 3, 8, 64, 64]]
+    assert report.spike_driven['passed']
+
+
+SWIN = """
+_base_ = ['mmaction::_base_/models/swin_tiny.py']
+default_scope = 'mmaction'
+model = dict(
+    backbone=dict(arch=dict(_delete_=True, embed_dims=24,
+                            depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1]),
+                  pretrained2d=False, window_size=(2, 4, 4),
+                  drop_path_rate=0.0),
+    cls_head=dict(in_channels=192, num_classes=5))
+"""
+RESNET3D = """
+_base_ = ['mmaction::_base_/models/i3d_r50.py']
+default_scope = 'mmaction'
+model = dict(
+    backbone=dict(depth=18, pretrained=None, pretrained2d=False,
+                  conv1_stride_t=1, pool1_stride_t=1, base_channels=8,
+                  inflate=((1, 1), (1, 0), (1, 0), (0, 1))),
+    cls_head=dict(in_channels=64, num_classes=5))
+"""
+
+
+@pytest.mark.parametrize('name,text', [('swin3d', SWIN),
+                                       ('resnet3d', RESNET3D)],
+                         ids=['swin3d', 'resnet3d'])
+def test_ann_mode_on_mmaction_models_matches_mmengine(tool, tmp_path, name,
+                                                      text):
+    """Dense MACs of upstream recognizers equal mmengine's FlopAnalyzer
+    (conv + linear + matmul, i.e. without norms / pooling)."""
+    from mmengine.analysis import FlopAnalyzer
+    cfg = write_config(tmp_path / f'{name}.py', text)
+    report = tool.main([cfg, '--input-shape', '1', '3', '4', '32', '32',
+                        '--ann', '--check-spike-driven', '--out',
+                        str(tmp_path / 'out')])
+    assert report.mode == 'ann'
+    # an ANN is not spike-driven: every op after the stem is listed
+    assert not report.spike_driven['passed']
+    assert len(report.spike_driven['violations']) == len(report.layers) - 1
+    args = tool.parse_args([cfg, '--check-spike-driven'])
+    assert tool._exit_status(report, args) == 1
+
+    model = tool.build_model(
+        __import__('mmengine').Config.fromfile(cfg), None, 'cpu')
+    x = torch.randn(1, 1, 3, 4, 32, 32)
+
+    class Logits(torch.nn.Module):
+        def __init__(self, recognizer):
+            super().__init__()
+            self.recognizer = recognizer
+
+        def forward(self, inputs):
+            return self.recognizer(inputs, mode='tensor', stage='head')
+
+    analyzer = FlopAnalyzer(Logits(model), (x, ))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    by_op = analyzer.by_operator()
+    expected = sum(v for k, v in by_op.items()
+                   if k in ('conv', 'linear', 'matmul', 'bmm', 'einsum'))
+    counter = OperationCounter(model)
+    with counter:
+        counter.run(x, mode='tensor', stage='head', num_clips=1)
+    ann = compute_energy(counter, mode='ann')
+    assert ann.total['dense_macs'] == expected
+    assert ann.total['energy_mj'] == pytest.approx(4.6 * expected * 1e-9)
+    if name == 'swin3d':  # window attention products are counted
+        assert any(r['op'] == 'matmul' for r in ann.layers)
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    path = tmp_path / 'report.json'
+    path.write_text('old')
+
+    def failing(f):
+        f.write(b'partial')
+        raise RuntimeError('crash while writing')
+
+    with pytest.raises(RuntimeError, match='crash'):
+        atomic_write(str(path), failing)
+    assert path.read_text() == 'old'
+    assert os.listdir(tmp_path) == ['report.json']  # no temp file left
+    atomic_write(str(path), lambda f: f.write(b'new'))
+    assert path.read_text() == 'new'
+
+
+def test_report_writers_round_trip(tmp_path):
+    report = EnergyReport(
+        mode='snn', preset='fp32', e_mac_pj=4.6, e_ac_pj=0.9, num_clips=1,
+        stem=[], layers=[], total=dict(dense_macs=0, macs=0, sops=0,
+                                       energy_mj=0, ann_energy_mj=0,
+                                       mean_firing_rate=None))
+    report.write_json(str(tmp_path / 'a.json'))
+    report.write_csv(str(tmp_path / 'a.csv'))
+    report.write_firing_rate_png(str(tmp_path / 'a.png'))  # no spike layer
+    assert json.loads((tmp_path / 'a.json').read_text())['layers'] == []
+    assert 'TOTAL' in report.table()
