@@ -49,6 +49,9 @@ def parse_args(argv=None):
     p.add_argument('--device', default='cpu')
     p.add_argument('--quick', action='store_true',
                    help='tiny sizes, for a smoke test')
+    p.add_argument('--in-process', action='store_true',
+                   help='measure in this process (faster; peak memory is '
+                   'then only indicative)')
     p.add_argument('--json', default=None, help='write results here')
     p.add_argument('--_worker', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -159,7 +162,14 @@ def worker(spec, args):
 
 
 # ----------------------------------------------------------------- driver
-def run_one(spec, argv):
+def run_one(spec, argv, args):
+    if args.in_process:
+        import contextlib
+        import io
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            worker(spec, args)
+        return json.loads(buf.getvalue().strip().splitlines()[-1])
     cmd = [sys.executable, os.path.abspath(__file__), *argv, '--_worker',
            spec]
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -187,9 +197,10 @@ def main(argv=None):
                 print(f'[{done}/{total}] {kind} T={T} {mode} ...',
                       file=sys.stderr, flush=True)
                 results[(kind, T, mode)] = run_one(f'{kind}:{T}:{mode}',
-                                                   argv)
+                                                   argv, args)
     ref = args.ref_frames
     tokens = args.tokens_hw ** 2
+    torch.manual_seed(0)
     print(f'\nattention: dim={args.dim}, heads={args.heads}, '
           f'{tokens} tokens/frame; backbone: '
           f"{args.embed_dims or args.arch} at {args.img_size}x"

@@ -1,0 +1,43 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+import importlib.util
+from pathlib import Path
+
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / \
+    'benchmark_complexity.py'
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location('benchmark_complexity',
+                                                  SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_mode_prints_ratio_lines(capsys, tmp_path):
+    bench = load_script()
+    bench.main(['--quick', '--in-process', '--json',
+                str(tmp_path / 'r.json')])
+    out = capsys.readouterr().out
+    for name in ('SDHA joint attention (linear)', 'softmax joint attention',
+                 'SpikeVideoFormer backbone'):
+        assert f'{name}: T=4 vs T=2' in out
+    assert (tmp_path / 'r.json').is_file()
+
+
+def test_softmax_reference_is_full_attention():
+    bench = load_script()
+    torch.manual_seed(0)
+    attn = bench.SoftmaxJointAttention(8, 2)
+    x = torch.randn(3, 1, 8, 2, 2)
+    y = attn(x)
+    tokens = x.permute(1, 0, 3, 4, 2).reshape(1, 12, 8)
+    mha = torch.nn.functional.scaled_dot_product_attention
+    q, k, v = attn.qkv(tokens).chunk(3, -1)
+    q, k, v = (t.reshape(1, 12, 2, 4).transpose(1, 2) for t in (q, k, v))
+    ref = attn.proj(mha(q, k, v).transpose(1, 2).reshape(1, 12, 8))
+    torch.testing.assert_close(
+        y, ref.reshape(1, 3, 2, 2, 8).permute(1, 0, 4, 2, 3),
+        rtol=1e-5, atol=1e-5)
