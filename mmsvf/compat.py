@@ -21,7 +21,9 @@ torchvision (absent here)      absent.
 torch>=2.6 ``weights_only``    allow-list exactly the globals mmengine's own
 vs mmengine 0.10.7             checkpoints pickle (``HistoryBuffer``, numpy arrays
 checkpoints                    and scalars); loading stays ``weights_only=True``, so
-                               third-party pickles that run code are still refused.
+                               third-party pickles that run code are still refused,
+                               now with :class:`UnsafeCheckpointError` naming the
+                               file and the converter's ``--unsafe-load``.
 CPU DDP: mmengine calls        :func:`cpu_distributed_setup` initialises gloo and sets
 ``torch.cuda.set_device`` and  ``device_ids=None`` (used by ``tools/train.py``).
 passes ``device_ids``
@@ -32,6 +34,8 @@ import importlib.machinery
 import importlib.util
 import os
 import os.path as osp
+import pickle
+import re
 import sys
 import types
 import warnings
@@ -41,7 +45,8 @@ import torch
 __all__ = [
     'MissingCompiledOpError', 'apply_all', 'applied', 'drn_placeholder_needed',
     'mmcv_ext_stub_needed', 'torchvision_placeholder_needed',
-    'weights_only_fix_needed', 'check_versions', 'cpu_distributed_setup'
+    'weights_only_fix_needed', 'check_versions', 'cpu_distributed_setup',
+    'UnsafeCheckpointError', 'unsafe_checkpoint_message'
 ]
 
 #: names of the workarounds applied in this process
@@ -195,12 +200,40 @@ def weights_only_fix_needed():
     return 'weights_only' not in src
 
 
+#: the only attributes a checkpoint may fetch with ``getattr``
+_HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
+
+
+def _checkpoint_getattr(obj, name):
+    """Stand-in for ``builtins.getattr`` inside ``weights_only`` loads.
+
+    mmengine's ``HistoryBuffer.__getstate__`` pickles its statistics methods,
+    which pickle writes as ``getattr(HistoryBuffer, 'min')`` and so on.
+    Allow-listing the real ``getattr`` would hand a malicious checkpoint any
+    attribute of any allowed object; this accepts exactly those four lookups.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
+        return getattr(obj, name)
+    import pickle
+    raise pickle.UnpicklingError(
+        f'mmsvf: refusing getattr({obj!r}, {name!r}) while loading a '
+        'checkpoint with weights_only=True (only HistoryBuffer statistics '
+        'methods are allowed).')
+
+
 def mmengine_safe_globals():
-    """The exact non-tensor globals mmengine's training checkpoints pickle."""
+    """The exact non-tensor globals mmengine's training checkpoints pickle.
+
+    Returns:
+        list: classes / functions, plus one ``(function, 'builtins.getattr')``
+        pair that maps the pickled ``getattr`` to :func:`_checkpoint_getattr`.
+    """
     import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
     safe = [HistoryBuffer, np.ndarray, np.dtype,
-            np.core.multiarray._reconstruct, np.core.multiarray.scalar]
+            np.core.multiarray._reconstruct, np.core.multiarray.scalar,
+            (_checkpoint_getattr, 'builtins.getattr')]
     # numpy >= 1.25 pickles dtypes by their concrete DType class.
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
@@ -209,8 +242,75 @@ def mmengine_safe_globals():
     return safe
 
 
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint whose loading needs arbitrary unpickling was refused."""
+
+
+def unsafe_checkpoint_message(
+        path, reason,
+        converter='tools/convert/convert_spikevideoformer.py'):
+    """Why a checkpoint was refused and how to proceed if it is trusted.
+
+    Args:
+        path (str): The refused file.
+        reason (str): What ``torch.load(weights_only=True)`` objected to.
+        converter (str): The converter script to recommend.
+
+    Returns:
+        str: The message.
+    """
+    return (
+        f'Refused to load checkpoint "{path}": it is not a plain weights '
+        'file. torch.load(weights_only=True) stopped because the pickle '
+        f'needs a global that is not a tensor type ({reason.strip()}). '
+        'Unpickling it would run code named by the file itself, which can '
+        'do anything a Python program can. If you trust the file (e.g. you '
+        'downloaded it yourself from the official project), convert it once '
+        'with\n'
+        f'    python {converter} "{path}" OUT.pth --task TASK '
+        '--unsafe-load\n'
+        'and use OUT.pth (a plain weights file) in init_cfg / load_from.')
+
+
+def unpickling_reason(err):
+    """The short "Unsupported global: ..." part of a weights-only error."""
+    text = str(err)
+    match = re.search(r'Unsupported global: GLOBAL [\w.]+', text)
+    if match:
+        return match.group(0)
+    match = re.search(r'(Unsupported global: [^\n]*|Unsupported operand '
+                      r'[^\n]*|Unsupported class [^\n]*|'
+                      r'Trying to [^\n]*)', text)
+    if match:
+        return match.group(1).strip().rstrip('.')
+    lines = text.strip().splitlines()
+    return lines[0][:300] if lines else type(err).__name__
+
+
 def _apply_weights_only_fix():
     torch.serialization.add_safe_globals(mmengine_safe_globals())
+    # mmengine's local-file loader (init_cfg Pretrained, load_from, resume):
+    # same torch.load, but a refusal names the file and the way out.
+    from mmengine.runner.checkpoint import CheckpointLoader
+    original = CheckpointLoader._schemes.get('')
+    if original is None or getattr(original, '__mmsvf_wrapped__', False):
+        return
+
+    def load_from_local(filename, map_location):
+        try:
+            return original(filename, map_location)
+        except UnsafeCheckpointError:
+            raise
+        except pickle.UnpicklingError as err:
+            raise UnsafeCheckpointError(
+                unsafe_checkpoint_message(filename,
+                                          unpickling_reason(err))) from err
+
+    load_from_local.__mmsvf_wrapped__ = True
+    load_from_local.__wrapped__ = original
+    load_from_local.__doc__ = original.__doc__
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local,
+                                     force=True)
 
 
 # --------------------------------------------------------------------------
@@ -272,12 +372,19 @@ TESTED_VERSIONS = {
 
 
 def _vtuple(v):
+    """``'2.1.0rc1+cpu'`` -> ``(2, 1, 0)``: leading digits of each part."""
     out = []
     for p in v.split('+')[0].split('.'):
-        digits = ''.join(ch for ch in p if ch.isdigit())
+        digits = ''
+        for ch in p:
+            if not ch.isdigit():
+                break
+            digits += ch
         if not digits:
             break
         out.append(int(digits))
+        if len(digits) < len(p):  # '0rc1': a pre-release tag ends it
+            break
     return tuple(out)
 
 
