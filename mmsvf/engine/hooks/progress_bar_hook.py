@@ -59,6 +59,9 @@ class ProgressBarHook(Hook):
         step = min(step, self._total - self._bar.completed)
         if step > 0:
             self._bar.update(step)
+        if self._bar.completed >= self._total:
+            # end the line before the epoch's metrics are logged
+            self._finish()
 
     def _finish(self) -> None:
         if self._bar is not None:

@@ -8,6 +8,9 @@ cost is ``O(N·d²)`` — linear in the number of tokens ``N = T·H·W``.
 import torch
 from torch import nn
 
+from ..neurons.spike_storage import (compact_spike_tensor, decode_spikes,
+                                     spike_format)
+
 __all__ = ['hamming_attention', 'dot_attention', 'SpikeLinearAttention']
 
 
@@ -41,6 +44,35 @@ def dot_attention(q, k, v):
     return q @ (k.transpose(-2, -1) @ v)
 
 
+class _CompactAttentionFunction(torch.autograd.Function):
+    """``fn(q, k, v) * scale`` keeping ``q, k, v`` as bool/uint8 codes.
+
+    Backward decodes the bitwise-equal float spikes and differentiates the
+    same products again (the two ``O(N·d²)`` matmuls are recomputed, a small
+    cost next to the projections), so the gradients are the plain path's.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, codes, fmts, fn, scale):
+        ctx.save_for_backward(*codes)
+        ctx.conf = (fmts, q.dtype, fn, scale)
+        return fn(q, k, v) * scale
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        fmts, dtype, fn, scale = ctx.conf
+        needs = ctx.needs_input_grad[:3]
+        inputs = [decode_spikes(c, f, dtype).requires_grad_(n)
+                  for c, f, n in zip(ctx.saved_tensors, fmts, needs)]
+        with torch.enable_grad(), torch.autocast(grad_out.device.type,
+                                                 enabled=False):
+            out = fn(*inputs) * scale
+            wanted = [t for t, n in zip(inputs, needs) if n]
+            grads = iter(torch.autograd.grad(out, wanted, grad_out))
+        return tuple(next(grads) if n else None for n in needs) + \
+            (None, ) * 4
+
+
 class SpikeLinearAttention(nn.Module):
     """Parameter-free module around the two products, a hook point.
 
@@ -48,6 +80,11 @@ class SpikeLinearAttention(nn.Module):
     check) see ``q, k, v`` with ordinary forward hooks. The products run in
     float32 even under autocast: their entries are integer sums over up to
     ``N`` tokens, which fp16/bf16 would round.
+
+    With ``compact_spikes`` (default) and marked spike inputs (neuron outputs,
+    see :func:`~mmsvf.models.neurons.mark_spikes`), backward keeps ``q, k, v``
+    as ``bool`` (binary) / ``uint8`` (integer) codes instead of float tensors;
+    outputs and gradients are unchanged.
 
     Args:
         similarity (str): ``'hamming'`` or ``'dot'``.
@@ -64,13 +101,29 @@ class SpikeLinearAttention(nn.Module):
                              f'{similarity!r}')
         self.similarity = similarity
         self.scale = scale
+        self.compact_spikes = True
+
+    def _formats(self, q, k, v):
+        if not (self.compact_spikes and torch.is_grad_enabled() and any(
+                t.requires_grad for t in (q, k, v))):
+            return None
+        fmts = [spike_format(t) for t in (q, k, v)]
+        return None if None in fmts else fmts
 
     def forward(self, q, k, v):
         dtype = q.dtype
         fn = hamming_attention if self.similarity == 'hamming' \
             else dot_attention
+        fmts = self._formats(q, k, v)
+        codes = None if fmts is None else [
+            compact_spike_tensor(t, f) for t, f in zip((q, k, v), fmts)]
         with torch.autocast(q.device.type, enabled=False):
-            out = fn(q.float(), k.float(), v.float()) * self.scale
+            q, k, v = q.float(), k.float(), v.float()
+            if codes is None:
+                out = fn(q, k, v) * self.scale
+            else:
+                out = _CompactAttentionFunction.apply(q, k, v, codes, fmts,
+                                                      fn, self.scale)
         return out.to(dtype)
 
     def extra_repr(self):

@@ -13,7 +13,7 @@ Dot similarity: ``Q(KᵀV)·0.125`` → LIF (V_th 0.5), no BN.
 from torch import nn
 
 from ..layers import RepConv, per_frame
-from ..neurons import build_neuron
+from ..neurons import build_neuron, mark_spikes, spike_format
 from .core import SpikeLinearAttention
 
 __all__ = ['SpikeDrivenAttention', 'FactorizedSpikeAttention', 'to_tokens',
@@ -23,16 +23,23 @@ TOKEN_AXES = ('joint', 'spatial', 'temporal')
 
 
 def to_tokens(x, axis, num_heads):
-    """``[T, B, C, H, W]`` → token layout of ``axis`` (see module doc)."""
+    """``[T, B, C, H, W]`` → token layout of ``axis`` (see module doc).
+
+    Spike marks (:func:`~mmsvf.models.neurons.mark_spikes`) carry over to
+    the token tensor, which is a copy.
+    """
     T, B, C, H, W = x.shape
+    fmt = spike_format(x)
     x = x.reshape(T, B, num_heads, C // num_heads, H * W)
     if axis == 'joint':  # B, M, T, HW, d
-        return x.permute(1, 2, 0, 4, 3).reshape(B, num_heads, T * H * W, -1)
-    if axis == 'spatial':  # T*B, M, HW, d
-        return x.permute(0, 1, 2, 4, 3).reshape(T * B, num_heads, H * W, -1)
-    if axis == 'temporal':  # B*HW, M, T, d
-        return x.permute(1, 4, 2, 0, 3).reshape(B * H * W, num_heads, T, -1)
-    raise ValueError(f'unknown token axis {axis!r}')
+        y = x.permute(1, 2, 0, 4, 3).reshape(B, num_heads, T * H * W, -1)
+    elif axis == 'spatial':  # T*B, M, HW, d
+        y = x.permute(0, 1, 2, 4, 3).reshape(T * B, num_heads, H * W, -1)
+    elif axis == 'temporal':  # B*HW, M, T, d
+        y = x.permute(1, 4, 2, 0, 3).reshape(B * H * W, num_heads, T, -1)
+    else:
+        raise ValueError(f'unknown token axis {axis!r}')
+    return y if fmt is None else mark_spikes(y, *fmt)
 
 
 def from_tokens(y, axis, shape):

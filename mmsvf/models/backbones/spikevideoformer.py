@@ -1,14 +1,16 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """SpikeVideoFormer backbone (SPEC §3): Meta-SpikeFormer + SDHA over T·H·W."""
+import functools
+
 import torch
-import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsvf.registry import MODELS
 from ..attention import FactorizedSpikeAttention, SpikeDrivenAttention
-from ..layers import MSMLP, MSConvBlock, MSDownsampling
+from ..layers import MSMLP, MSConvBlock, MSDownsampling, set_compact_spikes
+from ..layers.checkpoint import checkpoint_module
 
 __all__ = ['SpikeVideoFormer', 'MSBlock']
 
@@ -21,10 +23,33 @@ LEGACY_ATT_MODES = {
 }
 
 
-def _run(module, x, with_cp):
-    if with_cp and x.requires_grad:
-        return cp.checkpoint(module, x, use_reentrant=False)
-    return module(x)
+_COMPILED = {}
+
+
+def compiled_function(fn, compile_cfg):
+    """``torch.compile(fn, **compile_cfg)``, cached per function and options.
+
+    ``fn`` is an *unbound* forward (``MSBlock._forward``,
+    ``MSConvBlock.forward`` ...) called with the module as first argument, so
+    one compiled graph serves every block of the same shape and a deep copy
+    of the model (EMA) never calls into the original's modules.
+    """
+    key = (fn, tuple(sorted(compile_cfg.items())))
+    if key not in _COMPILED:
+        _COMPILED[key] = torch.compile(fn, **compile_cfg)
+    return _COMPILED[key]
+
+
+def _compile_cfg(compile_blocks):
+    """``compile_blocks`` → ``torch.compile`` kwargs (static shapes unless
+    asked otherwise: blocks of different stages share one function but not
+    one shape) or None."""
+    if not compile_blocks:
+        return None
+    cfg = dict(dynamic=False)
+    if compile_blocks is not True:
+        cfg.update(compile_blocks)
+    return cfg
 
 
 class MSBlock(nn.Module):
@@ -41,14 +66,19 @@ class MSBlock(nn.Module):
             ``'factorized'``.
         similarity (str): ``'hamming'`` | ``'dot'``.
         neuron (dict): neuron config.
-        with_cp (bool): recompute the block in backward (saves memory).
+        with_cp (bool): recompute the block in backward (saves memory;
+            BatchNorm running statistics and gradients equal the plain run's,
+            see :func:`~mmsvf.models.layers.checkpoint.checkpoint_module`).
+        compile_cfg (dict | None): run the block's body through
+            ``torch.compile(**compile_cfg)`` (None: eager).
 
     Shapes:
         ``[T, B, C, H, W]`` → ``[T, B, C, H, W]``.
     """
 
     def __init__(self, dim, num_heads=8, mlp_ratio=4.0, attn_mode='joint',
-                 similarity='hamming', neuron=None, with_cp=False):
+                 similarity='hamming', neuron=None, with_cp=False,
+                 compile_cfg=None):
         super().__init__()
         if attn_mode == 'factorized':
             self.attn = FactorizedSpikeAttention(dim, num_heads, similarity,
@@ -62,6 +92,7 @@ class MSBlock(nn.Module):
                                                similarity, neuron)
         self.mlp = MSMLP(dim, int(dim * mlp_ratio), neuron=neuron)
         self.with_cp = with_cp
+        self.compile_cfg = compile_cfg
 
     def _forward(self, x):
         x = x + self.attn(x)
@@ -70,7 +101,12 @@ class MSBlock(nn.Module):
         return x + self.mlp(x)
 
     def forward(self, x):
-        return _run(self._forward, x, self.with_cp)
+        fn = self._forward
+        if self.compile_cfg is not None:
+            fn = functools.partial(
+                compiled_function(type(self)._forward, self.compile_cfg), self)
+        return checkpoint_module(self, fn, x, enabled=bool(self.with_cp),
+                                 selective=self.with_cp == 'selective')
 
 
 @MODELS.register_module()
@@ -113,7 +149,19 @@ class SpikeVideoFormer(BaseModule):
         frozen_stages (int): freeze stages ``0..frozen_stages`` (-1: none).
         norm_eval (bool): keep BN layers in eval mode while training.
         with_cp (bool | Sequence[bool]): activation checkpointing per block,
-            for all stages or per stage (4 values).
+            for all stages or per stage (4 values, stage ``i`` as in
+            ``out_indices``; a stage's downsampling layer and each of its
+            blocks are checkpointed separately). Only block inputs are kept;
+            the rest is recomputed in backward with the same spikes,
+            surrogate gradients and BatchNorm running statistics as without
+            checkpointing.
+        compact_spikes (bool): layers that keep spikes for backward
+            (convolutions after a neuron, the attention products) keep them
+            as ``bool`` / ``uint8`` instead of float; gradients unchanged.
+        compile_blocks (bool | dict): run every block (and downsampling
+            layer) through ``torch.compile`` (a dict: its keyword arguments,
+            e.g. ``dict(mode='max-autotune')``). Off by default; neurons use
+            their traceable torch path inside compiled code.
         init_cfg (dict | list | None): mmengine init config, e.g.
             ``dict(type='Pretrained', checkpoint=...)``.
 
@@ -145,6 +193,8 @@ class SpikeVideoFormer(BaseModule):
                  frozen_stages=-1,
                  norm_eval=False,
                  with_cp=False,
+                 compact_spikes=True,
+                 compile_blocks=False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if embed_dims is None:
@@ -168,8 +218,11 @@ class SpikeVideoFormer(BaseModule):
                                  f'{out_indices}')
         if isinstance(num_heads, int):
             num_heads = (num_heads, num_heads)
-        if isinstance(with_cp, bool):
+        if isinstance(with_cp, (bool, str)):
             with_cp = (with_cp, ) * 4
+        if len(with_cp) != 4:
+            raise ValueError(f'with_cp needs a bool or 4 values (one per '
+                             f'stage), got {with_cp}')
         self.embed_dims = list(embed_dims)
         self.in_channels = in_channels
         self.attn_mode, self.similarity = attn_mode, similarity
@@ -177,7 +230,10 @@ class SpikeVideoFormer(BaseModule):
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
-        self.with_cp = tuple(with_cp)
+        self.with_cp = tuple(c if c == 'selective' else bool(c)
+                             for c in with_cp)
+        self.compact_spikes = bool(compact_spikes)
+        self.compile_cfg = _compile_cfg(compile_blocks)
         neuron = dict(neuron or dict(type='LIF'))
         if reset_each_frame:
             neuron['reset_each_step'] = True
@@ -196,9 +252,10 @@ class SpikeVideoFormer(BaseModule):
         self.ConvBlock2_2 = nn.ModuleList([MSConvBlock(c1, **conv)])
         self.downsample3 = MSDownsampling(c1, c2, 3, 2, 1, neuron=neuron)
         attn = dict(mlp_ratio=mlp_ratio, attn_mode=attn_mode,
-                    similarity=similarity, neuron=neuron)
+                    similarity=similarity, neuron=neuron,
+                    compile_cfg=self.compile_cfg)
         self.block3 = nn.ModuleList([
-            MSBlock(c2, num_heads[0], with_cp=self.with_cp[2], **attn)
+            MSBlock(c2, num_heads[0], with_cp=self.with_cp[3], **attn)
             for _ in range(depths[0])
         ])
         self.downsample4 = MSDownsampling(c2, c3, 3, 1, 1, neuron=neuron)
@@ -208,6 +265,7 @@ class SpikeVideoFormer(BaseModule):
         ])
         all_channels = (stem, c0, c1, c3)
         self.out_channels = tuple(all_channels[i] for i in self.out_indices)
+        set_compact_spikes(self, self.compact_spikes)
         self._freeze_stages()
 
     # ------------------------------------------------------------------
@@ -264,27 +322,39 @@ class SpikeVideoFormer(BaseModule):
             if i in self.out_indices:
                 outs.append(t.permute(1, 2, 0, 3, 4))
 
-        x = self.downsample1_1(x)
+        x = self._layer(self.downsample1_1, x, 0)
         x = self._blocks(self.ConvBlock1_1, x, 0)
         emit(0, x)
-        x = self.downsample1_2(x)
+        x = self._layer(self.downsample1_2, x, 1)
         x = self._blocks(self.ConvBlock1_2, x, 1)
         emit(1, x)
-        x = self.downsample2(x)
+        x = self._layer(self.downsample2, x, 2)
         x = self._blocks(self.ConvBlock2_1, x, 2)
         x = self._blocks(self.ConvBlock2_2, x, 2)
         emit(2, x)
-        x = self.downsample3(x)
+        x = self._layer(self.downsample3, x, 3)
         x = self._blocks(self.block3, x, 3)
-        x = self.downsample4(x)
+        x = self._layer(self.downsample4, x, 3)
         x = self._blocks(self.block4, x, 3)
         emit(3, x)
         return tuple(outs)
+
+    def _layer(self, module, x, stage):
+        """One downsampling layer or conv block, checkpointed and compiled
+        as configured for ``stage``."""
+        fn = module
+        if self.compile_cfg is not None:
+            fn = functools.partial(
+                compiled_function(type(module).forward, self.compile_cfg),
+                module)
+        mode = self.with_cp[stage]
+        return checkpoint_module(module, fn, x, enabled=bool(mode),
+                                 selective=mode == 'selective')
 
     def _blocks(self, blocks, x, stage):
         for block in blocks:
             if isinstance(block, MSBlock):
                 x = block(x)  # MSBlock handles its own checkpointing
             else:
-                x = _run(block, x, self.with_cp[stage])
+                x = self._layer(block, x, stage)
         return x

@@ -80,7 +80,10 @@ class SpikingClsHead(BaseHead):
         self.kd_alpha = kd_alpha
         self.reset_each_frame = reset_each_frame
         self.feature_index = feature_index
-        self.lif = build_neuron(neuron or dict(type='LIF'))
+        # built in the mmsvf scope whatever the caller's default scope is
+        neuron = dict(neuron or dict(type='LIF'))
+        neuron.setdefault('_scope_', 'mmsvf')
+        self.lif = build_neuron(neuron)
         self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio > 0 \
             else nn.Identity()
         self.head = nn.Linear(in_channels, num_classes)

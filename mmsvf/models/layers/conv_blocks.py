@@ -8,6 +8,7 @@ every convolution except the stem's sees the output of a neuron (spikes).
 from torch import nn
 
 from ..neurons import build_neuron
+from .spike_conv import SpikeConv2d
 
 __all__ = ['MSDownsampling', 'SepConv', 'MSConvBlock', 'per_frame']
 
@@ -37,8 +38,10 @@ class MSDownsampling(nn.Module):
     def __init__(self, in_channels, out_channels, kernel_size=3, stride=2,
                  padding=1, first_layer=False, neuron=None):
         super().__init__()
-        self.encode_conv = nn.Conv2d(in_channels, out_channels, kernel_size,
-                                     stride, padding)
+        # after a neuron the input is spikes: keep it compact for backward
+        conv = nn.Conv2d if first_layer else SpikeConv2d
+        self.encode_conv = conv(in_channels, out_channels, kernel_size,
+                                stride, padding)
         self.encode_bn = nn.BatchNorm2d(out_channels)
         self.first_layer = first_layer
         if not first_layer:
@@ -66,11 +69,11 @@ class SepConv(nn.Module):
         super().__init__()
         med = int(expansion_ratio * dim)
         self.lif1 = build_neuron(neuron)
-        self.pwconv1 = nn.Conv2d(dim, med, 1, bias=False)
+        self.pwconv1 = SpikeConv2d(dim, med, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(med)
         self.lif2 = build_neuron(neuron)
-        self.dwconv = nn.Conv2d(med, med, kernel_size, padding=padding,
-                                groups=med, bias=False)
+        self.dwconv = SpikeConv2d(med, med, kernel_size, padding=padding,
+                                  groups=med, bias=False)
         self.pwconv2 = nn.Conv2d(med, dim, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(dim)
 
@@ -96,10 +99,10 @@ class MSConvBlock(nn.Module):
         hidden = int(dim * mlp_ratio)
         self.Conv = SepConv(dim, neuron=neuron)
         self.lif1 = build_neuron(neuron)
-        self.conv1 = nn.Conv2d(dim, hidden, 3, padding=1, bias=False)
+        self.conv1 = SpikeConv2d(dim, hidden, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(hidden)
         self.lif2 = build_neuron(neuron)
-        self.conv2 = nn.Conv2d(hidden, dim, 3, padding=1, bias=False)
+        self.conv2 = SpikeConv2d(hidden, dim, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(dim)
 
     def forward(self, x):

@@ -3,6 +3,7 @@
 from torch import nn
 
 from ..neurons import build_neuron
+from .spike_conv import SpikeConv1d
 
 __all__ = ['MSMLP']
 
@@ -23,10 +24,10 @@ class MSMLP(nn.Module):
         out_features = out_features or in_features
         hidden_features = hidden_features or in_features
         self.fc1_lif = build_neuron(neuron)
-        self.fc1_conv = nn.Conv1d(in_features, hidden_features, 1, 1)
+        self.fc1_conv = SpikeConv1d(in_features, hidden_features, 1, 1)
         self.fc1_bn = nn.BatchNorm1d(hidden_features)
         self.fc2_lif = build_neuron(neuron)
-        self.fc2_conv = nn.Conv1d(hidden_features, out_features, 1, 1)
+        self.fc2_conv = SpikeConv1d(hidden_features, out_features, 1, 1)
         self.fc2_bn = nn.BatchNorm1d(out_features)
         self.hidden_features = hidden_features
         self.out_features = out_features

@@ -3,6 +3,8 @@
 import torch.nn.functional as F
 from torch import nn
 
+from .spike_conv import SpikeConv2d
+
 __all__ = ['BNAndPad', 'RepConv']
 
 
@@ -53,7 +55,8 @@ class RepConv(nn.Sequential):
     def __init__(self, in_channels, out_channels):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, in_channels, 1, 1, 0, bias=False),
+            # its input is spikes (kept compact for backward when marked)
+            SpikeConv2d(in_channels, in_channels, 1, 1, 0, bias=False),
             BNAndPad(1, in_channels),
             nn.Sequential(
                 nn.Conv2d(in_channels, in_channels, 3, 1, 0,

@@ -5,6 +5,8 @@ from .functional import (NEURON_BACKENDS, check_time_first,
                          integer_lif_multistep_reference, lif_multistep,
                          lif_multistep_reference, quantize_spikes)
 from .modules import LIF, IntegerLIF, build_neuron
+from .spike_storage import (SpikeFormat, compact_spike_tensor, decode_spikes,
+                            encode_spikes, mark_spikes, spike_format)
 from .surrogate import ATanSurrogate, SigmoidSurrogate, get_surrogate
 
 __all__ = [
@@ -12,5 +14,7 @@ __all__ = [
     'lif_multistep_reference', 'integer_lif_multistep',
     'integer_lif_multistep_reference', 'expand_integer_spikes',
     'quantize_spikes', 'check_time_first', 'SigmoidSurrogate',
-    'ATanSurrogate', 'get_surrogate', 'NEURON_BACKENDS'
+    'ATanSurrogate', 'get_surrogate', 'NEURON_BACKENDS', 'SpikeFormat',
+    'mark_spikes', 'spike_format', 'encode_spikes', 'decode_spikes',
+    'compact_spike_tensor'
 ]

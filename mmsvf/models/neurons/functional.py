@@ -10,11 +10,13 @@ Two LIF paths compute the same numbers:
   exact order of operations of SpikingJelly 0.0.0.0.12 ``MultiStepLIFNode``.
   Always available, used by tests as the ground truth.
 * :func:`lif_multistep` — the default: a custom :class:`torch.autograd.Function`
-  that runs the forward scan without building a graph and keeps only the
-  pre-spike membrane ``H`` for backward (spikes are recomputed from it as
-  ``H >= v_threshold``). The backward recurrence is one fused ``addcmul`` per
-  step. On CPU (float32/64) the default runs both scans as fused Numba
-  kernels; ``backend='inductor'`` compiles them with ``torch.compile``.
+  that runs the forward scan without building a graph. The ``'torch'`` and
+  ``'inductor'`` backends keep only the pre-spike membrane ``H`` for backward
+  (spikes are recomputed from it as ``H >= v_threshold``) and run the backward
+  recurrence as one fused ``addcmul`` per step; ``'inductor'`` compiles both
+  scans with ``torch.compile``. On CPU (float32/64) the default runs both
+  scans as fused Numba kernels (:mod:`.numba_kernels`), which keep only the
+  input and re-run the forward scan block by block inside backward.
 """
 import os
 
@@ -164,30 +166,29 @@ class _LIFFunction(torch.autograd.Function):
         ctx.args = (tau, v_threshold, v_reset, detach_reset, decay_input,
                     surrogate, alpha, backend)
         if backend == 'numba':
-            h_all, s = numba_kernels.lif_forward(
-                x.reshape(x.shape[0], -1), tau, v_threshold, v_reset,
-                decay_input)
-            h_all, s = h_all.view(x.shape), s.view(x.shape)
+            # the kernel re-runs the scan in backward: only x is kept
+            s = numba_kernels.lif_forward(x, tau, v_threshold, v_reset,
+                                          decay_input)
+            ctx.save_for_backward(x)
         else:
             fwd, _ = _get_scans(backend)
             h_all = fwd(x, tau, v_threshold, v_reset, decay_input)
             s = heaviside(h_all - v_threshold)
-        ctx.save_for_backward(h_all)
+            ctx.save_for_backward(h_all)
         return s
 
     @staticmethod
     def backward(ctx, grad_s):
-        h_all, = ctx.saved_tensors
+        saved, = ctx.saved_tensors
         (tau, v_threshold, v_reset, detach_reset, decay_input, surrogate,
          alpha, backend) = ctx.args
-        grad_s = grad_s.contiguous()
+        grad_s = grad_s.to(saved.dtype).contiguous()
         if backend == 'numba':
-            T = h_all.shape[0]
             grad_x = numba_kernels.lif_backward(
-                grad_s.to(h_all.dtype).reshape(T, -1), h_all.reshape(T, -1),
-                tau, v_threshold, v_reset, detach_reset, decay_input,
-                surrogate, alpha).view(h_all.shape)
+                grad_s, saved, tau, v_threshold, v_reset, detach_reset,
+                decay_input, surrogate, alpha)
         else:
+            h_all = saved
             _, bwd = _get_scans(backend)
             grad_x = bwd(grad_s, h_all, tau, v_threshold, v_reset,
                          detach_reset, decay_input, surrogate, alpha)

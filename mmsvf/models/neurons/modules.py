@@ -6,6 +6,7 @@ from torch import nn
 from mmsvf.registry import MODELS
 from .functional import (check_time_first, integer_lif_multistep,
                          lif_multistep)
+from .spike_storage import mark_spikes
 from .surrogate import get_surrogate
 
 __all__ = ['LIF', 'IntegerLIF', 'build_neuron']
@@ -60,7 +61,7 @@ class LIF(nn.Module):
 
     def __init__(self, tau=2.0, v_threshold=1.0, v_reset=0.0,
                  decay_input=True, detach_reset=True, surrogate='sigmoid',
-                 alpha=4.0, backend=None, reset_each_step=False):
+                 alpha=None, backend=None, reset_each_step=False):
         super().__init__()
         self.reset_each_step = reset_each_step
         if tau <= 1.0:
@@ -76,9 +77,15 @@ class LIF(nn.Module):
         self.backend = backend
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _maybe_per_step(self, x, lambda u: lif_multistep(
+        backend = self.backend
+        if torch.compiler.is_compiling() and backend in (None, 'auto',
+                                                         'numba'):
+            backend = 'torch'  # Numba kernels are opaque to torch.compile
+        s = _maybe_per_step(self, x, lambda u: lif_multistep(
             u, self.tau, self.v_threshold, self.v_reset, self.decay_input,
-            self.detach_reset, self.surrogate, self.alpha, self.backend))
+            self.detach_reset, self.surrogate, self.alpha, backend))
+        # consumers may keep the spikes for backward as bool (free to mark)
+        return mark_spikes(s)
 
     def extra_repr(self):
         reset = 'soft' if self.v_reset is None else f'v_reset={self.v_reset}'
@@ -131,7 +138,9 @@ class IntegerLIF(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = _maybe_per_step(self, x, lambda u: integer_lif_multistep(
             u, self.max_level, self.leak, self.stateful, self.backend))
-        return s / self.max_level if self.normalize else s
+        if self.normalize:
+            return mark_spikes(s / self.max_level, self.max_level, True)
+        return mark_spikes(s, self.max_level)
 
     def extra_repr(self):
         return (f'max_level={self.max_level}, leak={self.leak}, '
@@ -142,10 +151,17 @@ def build_neuron(cfg, **overrides):
     """Build a neuron from ``cfg`` (a dict with ``type``) plus overrides.
 
     ``overrides`` (e.g. ``v_threshold=0.5`` for the dot-product attention
-    neuron) are applied when the neuron type takes them.
+    neuron) are applied when the neuron type takes them. An unprefixed type
+    registered in mmsvf (``'LIF'``) is built in the ``mmsvf`` scope whatever
+    the current default scope is, so mmsvf modules built from an
+    mmaction / mmseg / mmpose-scoped config (``type='mmsvf.X'`` does not carry
+    its scope to nested builds) still find their neurons.
     """
     cfg = dict(cfg or dict(type='LIF'))
     cfg.update(overrides)
+    if ('_scope_' not in cfg and isinstance(cfg.get('type'), str)
+            and cfg['type'] in MODELS.module_dict):
+        cfg['_scope_'] = MODELS.scope
     return MODELS.build(cfg)
 
 

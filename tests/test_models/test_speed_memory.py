@@ -1,0 +1,451 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+"""Activation checkpointing, compact spike storage, mixed precision,
+``torch.compile`` switch and the training benchmark.
+
+Everything is compared bitwise (``torch.equal``) against the plain path: the
+memory savings must not change a single spike, gradient or BatchNorm
+statistic.
+"""
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.utils.checkpoint as cp
+from torch import nn
+
+from mmsvf.models.attention import SpikeLinearAttention
+from mmsvf.models.backbones import MSBlock, SpikeVideoFormer
+from mmsvf.models.backbones.spikevideoformer import compiled_function
+from mmsvf.models.layers import (MSConvBlock, RepConv, SpikeConv1d,
+                                 SpikeConv2d, set_compact_spikes)
+from mmsvf.models.layers.checkpoint import checkpoint_module
+from mmsvf.models.neurons import (LIF, IntegerLIF, decode_spikes,
+                                  encode_spikes, mark_spikes, spike_format)
+
+TINY = dict(embed_dims=[16, 32, 64, 64], num_heads=2, depths=(1, 1))
+RUN_SLOW = os.environ.get('MMSVF_RUN_SLOW') == '1'
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _build(seed=0, **kwargs):
+    torch.manual_seed(seed)
+    cfg = dict(TINY)
+    cfg.update(kwargs)
+    return SpikeVideoFormer(**cfg).train()
+
+
+def _clip(T=2, B=1, seed=1, size=32):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(B, 3, T, size, size, generator=g) * 2
+
+
+def _loss(outs):
+    # a loss whose gradient is not degenerate through the final BatchNorms
+    return sum((o.float() * torch.linspace(-1, 1, o.numel()).view_as(o)).sum()
+               for o in outs)
+
+
+def _step(model, x, autocast_dtype=None):
+    """One forward + backward; (outputs, grads, buffers) by name."""
+    model.zero_grad(set_to_none=True)
+    with torch.autocast('cpu', dtype=autocast_dtype or torch.bfloat16,
+                        enabled=autocast_dtype is not None):
+        outs = model(x)
+        loss = _loss(outs)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    bufs = {n: b.clone() for n, b in model.named_buffers()}
+    return [o.detach() for o in outs], grads, bufs
+
+
+def _assert_same(ref, other, what=''):
+    outs0, grads0, bufs0 = ref
+    outs1, grads1, bufs1 = other
+    for a, b in zip(outs0, outs1):
+        assert torch.equal(a, b), f'{what}: outputs differ'
+    bad = [n for n in grads0 if not torch.equal(grads0[n], grads1[n])]
+    assert not bad, f'{what}: gradients differ at {bad[:5]}'
+    bad = [n for n in bufs0 if not torch.equal(bufs0[n], bufs1[n])]
+    assert not bad, f'{what}: buffers differ at {bad[:5]}'
+
+
+# ---------------------------------------------------------------------------
+# 1. activation checkpointing
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize('attn_mode,with_cp,size', [
+    ('joint', True, 32),
+    ('hierarchical', (True, False, True, True), 16),
+])
+def test_checkpoint_equals_plain_gradients_and_bn_stats(attn_mode, with_cp,
+                                                        size):
+    x = _clip(T=3, size=size)
+    plain = _step(_build(attn_mode=attn_mode), x)
+    model = _build(attn_mode=attn_mode, with_cp=with_cp)
+    ckpt = _step(model, x)
+    _assert_same(plain, ckpt, 'with_cp')
+    # the step really was checkpointed and BN really did update
+    assert any(isinstance(m, MSBlock) and m.with_cp for m in model.modules())
+    assert int(ckpt[2]['downsample2.encode_bn.num_batches_tracked']) == 1
+
+
+def test_checkpoint_module_restores_bn_stats_where_plain_checkpoint_fails():
+    """Plain ``torch.utils.checkpoint`` updates the running statistics twice
+    (and BNAndPad reads them); :func:`checkpoint_module` does not."""
+    torch.manual_seed(0)
+    block = nn.Sequential(LIF(), nn.Flatten(0, 1), RepConv(8, 8),
+                          nn.BatchNorm2d(8)).train()
+    x = torch.randn(2, 2, 8, 6, 6) * 3
+    g = torch.linspace(-1, 1, 4 * 8 * 6 * 6).view(4, 8, 6, 6)
+    state = {k: v.clone() for k, v in block.state_dict().items()}
+
+    def run(fn):
+        block.load_state_dict(state)
+        block.zero_grad(set_to_none=True)
+        xi = x.clone().requires_grad_()
+        fn(xi).backward(g)
+        return ([xi.grad] + [p.grad.clone() for p in block.parameters()],
+                [b.clone() for b in block.buffers()])
+
+    ref_grads, ref_bufs = run(block)
+    ok_grads, ok_bufs = run(
+        lambda t: checkpoint_module(block, block, t))
+    bad_grads, bad_bufs = run(
+        lambda t: cp.checkpoint(block, t, use_reentrant=False))
+    assert all(torch.equal(a, b) for a, b in zip(ref_grads, ok_grads))
+    assert all(torch.equal(a, b) for a, b in zip(ref_bufs, ok_bufs))
+    # the failure this guards against is real
+    assert not all(torch.equal(a, b) for a, b in zip(ref_bufs, bad_bufs))
+    assert not all(torch.equal(a, b) for a, b in zip(ref_grads, bad_grads))
+
+
+def test_checkpoint_module_skips_eval_and_no_grad():
+    block = MSConvBlock(8, neuron=dict(type='LIF')).eval()
+    x = torch.randn(2, 1, 8, 4, 4)
+    with torch.no_grad():
+        y0 = block(x)
+        y1 = checkpoint_module(block, block, x)
+    assert torch.equal(y0, y1)
+    y2 = checkpoint_module(block, block, x.requires_grad_())
+    assert torch.equal(y0, y2.detach())
+
+
+def test_with_cp_per_stage_mapping():
+    model = SpikeVideoFormer(with_cp=(False, False, False, True), **TINY)
+    assert all(b.with_cp for b in model.block3)
+    assert all(b.with_cp for b in model.block4)
+    model = SpikeVideoFormer(with_cp=(False, False, True, False), **TINY)
+    assert not any(b.with_cp for b in model.block3)
+    with pytest.raises(ValueError, match='with_cp'):
+        SpikeVideoFormer(with_cp=(True, False), **TINY)
+
+
+# ---------------------------------------------------------------------------
+# 2. compact spike storage
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize('neuron', [
+    dict(type='LIF'),
+    dict(type='IntegerLIF', max_level=4, normalize=True),
+])
+def test_compact_spikes_identical_gradients(neuron):
+    x = _clip(T=2, size=16)
+    plain = _step(_build(neuron=neuron, compact_spikes=False), x)
+    compact = _step(_build(neuron=neuron, compact_spikes=True), x)
+    _assert_same(plain, compact, 'compact_spikes')
+
+
+def _saved_bytes(model, x):
+    """Bytes of non-parameter storages saved for backward, by dtype."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen = {}
+
+    def pack(t):
+        st = t.untyped_storage()
+        if st.data_ptr() not in params:
+            seen[st.data_ptr()] = (st.nbytes(), t.dtype)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x)
+    out = {}
+    for n, dtype in seen.values():
+        out[dtype] = out.get(dtype, 0) + n
+    return out
+
+
+def test_compact_spikes_keep_less_for_backward():
+    x = _clip(T=2, size=16)
+    plain = _saved_bytes(_build(compact_spikes=False), x)
+    compact = _saved_bytes(_build(compact_spikes=True), x)
+    assert torch.bool not in plain
+    assert compact.get(torch.bool, 0) > 0
+    # every spike kept as a bool replaces (at least) 4 bytes of float32
+    saved_float = plain[torch.float32] - compact[torch.float32]
+    assert saved_float >= 4 * compact[torch.bool]
+    assert sum(compact.values()) < 0.9 * sum(plain.values())
+
+
+@pytest.mark.parametrize('conv_cls,shape,kwargs', [
+    (SpikeConv2d, (2, 3, 8, 6, 6), dict(kernel_size=3, padding=1)),
+    (SpikeConv2d, (2, 3, 8, 6, 6),
+     dict(kernel_size=7, padding=3, groups=8, bias=False)),
+    (SpikeConv1d, (2, 3, 8, 10), dict(kernel_size=1)),
+])
+@pytest.mark.parametrize('neuron', [LIF(), IntegerLIF(max_level=4),
+                                    IntegerLIF(max_level=3, normalize=True)])
+def test_spike_conv_bitwise_equals_nn_conv(conv_cls, shape, kwargs, neuron):
+    out_ch = 8 if kwargs.get('groups') else 16
+    torch.manual_seed(0)
+    conv = conv_cls(8, out_ch, **kwargs)
+    ref = (nn.Conv2d if conv_cls is SpikeConv2d else nn.Conv1d)(
+        8, out_ch, **kwargs)
+    ref.load_state_dict(conv.state_dict())
+    assert isinstance(conv, type(ref))
+    x = torch.randn(shape) * 2
+    results = []
+    for m in (conv, ref):
+        xi = x.clone().requires_grad_()
+        y = m(neuron(xi).flatten(0, 1))
+        y.backward(torch.linspace(-1, 1, y.numel()).view_as(y))
+        results.append([y.detach(), xi.grad, m.weight.grad] +
+                       ([m.bias.grad] if m.bias is not None else []))
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
+
+
+def test_spike_conv_falls_back_on_real_or_modified_input():
+    conv = SpikeConv2d(4, 4, 1)
+    s = LIF()(torch.randn(2, 1, 4, 3, 3) * 3)
+    assert spike_format(s.flatten(0, 1)) is not None
+    assert spike_format(torch.randn(3)) is None
+    s.mul_(2)  # no longer the neuron's spikes
+    assert spike_format(s) is None
+    kept = []
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: kept.append(t.dtype) or t, lambda t: t):
+        conv(s.flatten(0, 1))
+    assert torch.bool not in kept
+
+
+@pytest.mark.parametrize('max_level,normalized', [(1, False), (4, False),
+                                                  (4, True), (3, True)])
+def test_spike_codes_are_lossless(max_level, normalized):
+    k = torch.randint(0, max_level + 1, (5, 7)).float()
+    s = k / max_level if normalized else k
+    fmt = spike_format(mark_spikes(s, max_level, normalized))
+    code = encode_spikes(s, fmt)
+    assert code.dtype == (torch.bool if max_level == 1 and not normalized
+                          else torch.uint8)
+    for dtype in (torch.float32, torch.bfloat16):
+        ref = s.to(dtype) if not normalized else k.to(dtype) / max_level
+        assert torch.equal(decode_spikes(code, fmt, dtype), ref)
+
+
+@pytest.mark.parametrize('similarity', ['hamming', 'dot'])
+def test_compact_attention_identical_gradients(similarity):
+    x = torch.randn(3, 2, 2, 40, 8) * 3
+    results = []
+    for compact in (False, True):
+        att = SpikeLinearAttention(similarity, scale=0.1)
+        att.compact_spikes = compact
+        xs = [x[i].clone().requires_grad_() for i in range(3)]
+        q, k, v = (mark_spikes(LIF()(t)) for t in xs)
+        y = att(q, k, v)
+        y.backward(torch.linspace(-1, 1, y.numel()).view_as(y))
+        results.append([y.detach()] + [t.grad for t in xs])
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
+
+
+def test_set_compact_spikes_switches_every_layer():
+    model = SpikeVideoFormer(compact_spikes=False, **TINY)
+    convs = [m for m in model.modules() if isinstance(m, SpikeConv2d)]
+    assert convs and not any(c.compact_spikes for c in convs)
+    assert type(model.downsample1_1.encode_conv) is nn.Conv2d  # the stem
+    assert set_compact_spikes(model, True) > len(convs)
+    assert all(c.compact_spikes for c in convs)
+
+
+# ---------------------------------------------------------------------------
+# 3. mixed precision
+# ---------------------------------------------------------------------------
+def _neuron_outputs(model):
+    seen = []
+    for m in model.modules():
+        if isinstance(m, (LIF, IntegerLIF)):
+            m.register_forward_hook(
+                lambda mod, inp, out: seen.append((inp[0].dtype, out)))
+    return seen
+
+
+def _spike_values(seen):
+    return set(torch.cat([o.detach().float().flatten()
+                          for _, o in seen]).unique().tolist())
+
+
+def test_bf16_autocast_spikes_exact_and_compact_unchanged():
+    x = _clip(T=2, size=16)
+    results = []
+    for compact in (False, True):
+        model = _build(compact_spikes=compact)
+        seen = _neuron_outputs(model)
+        results.append(_step(model, x, torch.bfloat16))
+        # conv/BN outputs are bf16 under autocast: so are the neurons'
+        assert seen and all(d == torch.bfloat16 and o.dtype == torch.bfloat16
+                            for d, o in seen)
+        assert _spike_values(seen) == {0., 1.}
+        assert all(torch.isfinite(g).all() for g in results[-1][1].values())
+    _assert_same(results[0], results[1], 'bf16 compact')
+
+
+def test_bf16_autocast_integer_spikes_exact():
+    model = _build(neuron=dict(type='IntegerLIF', max_level=4))
+    seen = _neuron_outputs(model)
+    _, grads, _ = _step(model, _clip(T=2, size=16), torch.bfloat16)
+    assert {0., 1., 2.} <= _spike_values(seen) <= {0., 1., 2., 3., 4.}
+    assert all(torch.isfinite(g).all() for g in grads.values())
+
+
+def _train(dtype, steps=2):
+    """A few SGD steps; (losses, all grads finite, spike values seen)."""
+    model = _build(with_cp=(False, False, True, True))
+    head = nn.Linear(64, 5)
+    params = list(model.parameters()) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
+    seen = _neuron_outputs(model)
+    x, y = _clip(T=2, B=2, size=16), torch.tensor([1, 3])
+    losses, finite = [], True
+    for _ in range(steps):
+        opt.zero_grad()
+        with torch.autocast('cpu', dtype=dtype or torch.float32,
+                            enabled=dtype is not None):
+            feat = model(x)[-1].float().mean(dim=(2, 3, 4))
+            loss = nn.functional.cross_entropy(head(feat).float(), y)
+        loss.backward()
+        finite &= all(torch.isfinite(p.grad).all() for p in params
+                      if p.grad is not None)
+        # an untrained tiny SNN has dead channels whose BatchNorms amplify
+        # gradients by 1/sqrt(eps) each: bound the update, as in training
+        nn.utils.clip_grad_value_(params, 1.0)
+        opt.step()
+        losses.append(loss.item())
+    return losses, finite, _spike_values(seen)
+
+
+def test_bf16_training_is_stable():
+    ref_losses, _, _ = _train(None)
+    losses, finite, values = _train(torch.bfloat16)
+    assert finite and values == {0., 1.}
+    assert all(abs(a - b) < 0.1 for a, b in zip(losses, ref_losses))
+
+
+def _cpu_fp16_conv_autocast():
+    try:
+        with torch.autocast('cpu', dtype=torch.float16):
+            y = nn.functional.conv2d(torch.randn(1, 1, 3, 3),
+                                     torch.randn(1, 1, 1, 1))
+        return y.dtype == torch.float16
+    except RuntimeError:
+        return False
+
+
+@pytest.mark.skipif(not _cpu_fp16_conv_autocast(),
+                    reason='this torch build has no fp16 autocast for CPU '
+                    'convolutions')
+def test_fp16_autocast_spikes_exact():
+    model = _build(out_indices=(3, ))
+    seen = _neuron_outputs(model)
+    outs, _, _ = _step(model, _clip(T=2, size=16), torch.float16)
+    assert all(o.dtype == torch.float16 for _, o in seen)
+    assert _spike_values(seen) == {0., 1.}
+    assert torch.isfinite(outs[0]).all()
+    # (the fp16 gradients of an untrained net may overflow; mmengine's
+    # AmpOptimWrapper skips such steps with its dynamic loss scale)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="mmengine's AmpOptimWrapper needs a CUDA device "
+                    '(none here)')
+@pytest.mark.parametrize('dtype', ['float16', 'bfloat16'])
+def test_amp_optim_wrapper_cuda(dtype):
+    from mmengine.optim import AmpOptimWrapper
+    model = _build().cuda()
+    wrapper = AmpOptimWrapper(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
+        dtype=dtype, loss_scale='dynamic')
+    seen = _neuron_outputs(model)
+    with wrapper.optim_context(model):
+        loss = _loss(model(_clip(T=2).cuda()))
+    wrapper.update_params(loss)
+    assert _spike_values(seen) <= {0., 1.}
+
+
+# ---------------------------------------------------------------------------
+# 4. torch.compile switch
+# ---------------------------------------------------------------------------
+def test_compile_blocks_switch_is_wired():
+    assert SpikeVideoFormer(**TINY).compile_cfg is None
+    model = SpikeVideoFormer(compile_blocks=True, **TINY)
+    assert model.compile_cfg == dict(dynamic=False)
+    assert all(b.compile_cfg == dict(dynamic=False) for b in model.block3)
+    model = SpikeVideoFormer(compile_blocks=dict(mode='reduce-overhead'),
+                             **TINY)
+    assert model.compile_cfg == dict(dynamic=False, mode='reduce-overhead')
+    fn = compiled_function(MSConvBlock.forward, dict(dynamic=False))
+    assert fn is compiled_function(MSConvBlock.forward, dict(dynamic=False))
+    # state-dict keys are those of the eager model
+    assert list(model.state_dict()) == list(
+        SpikeVideoFormer(**TINY).state_dict())
+
+
+@pytest.mark.skipif(not RUN_SLOW, reason='torch.compile of the backbone takes '
+                    'minutes on a 2-core CPU (~10 min measured); set '
+                    'MMSVF_RUN_SLOW=1 to run it')
+def test_compile_blocks_matches_eager():
+    x = _clip(T=2)
+    eager = _step(_build(out_indices=(3, )), x)
+    compiled = _step(_build(out_indices=(3, ), compile_blocks=True), x)
+    torch.testing.assert_close(compiled[0][0], eager[0][0], rtol=1e-4,
+                               atol=1e-4)
+    assert all(torch.isfinite(g).all() for g in compiled[1].values())
+
+
+# ---------------------------------------------------------------------------
+# 5. benchmark
+# ---------------------------------------------------------------------------
+def _load_benchmark():
+    path = REPO / 'tools' / 'analysis' / 'benchmark_train.py'
+    spec = importlib.util.spec_from_file_location('benchmark_train', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_quick_runs_and_prints_ratios(capsys):
+    bench = _load_benchmark()
+    out = bench.main(['--quick', '--isolation', 'none', '--threads', '1'])
+    text = capsys.readouterr().out
+    assert len(out['results']) == 6  # 3 configurations x T in {2, 4}
+    for r in out['results']:
+        assert r['time'] > 0 and r['peak'] >= 0 and r['abs_peak'] > 0
+    for T in (2, 4):
+        assert f'T={T}: (a) vs (c) speed: ' in text
+        assert f'T={T}: (b) vs (a) peak memory: ' in text
+    assert '(a) T4/T2 time: ' in text and 'memory: ' in text
+    assert {'speed_a_vs_c_T2', 'mem_b_vs_a_T4', 'time_T_ratio'} <= set(
+        out['ratios'])
+
+
+def test_benchmark_worker_process(tmp_path):
+    """The default isolation: a fresh worker process per run."""
+    import subprocess
+    out = tmp_path / 'bench.json'
+    proc = subprocess.run(
+        [sys.executable, str(REPO / 'tools/analysis/benchmark_train.py'),
+         '--quick', '--configs', 'a', '--threads', '1', '--json', str(out)],
+        capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert '(a) T4/T2 time: ' in proc.stdout
+    assert out.is_file()
