@@ -17,6 +17,18 @@ SHARED_FIXTURES = Path(
                    REPO_ROOT.parent / 'shared' / 'fixtures'))
 
 
+@pytest.fixture(autouse=True)
+def mmsvf_default_scope():
+    """Run every test under the ``mmsvf`` default scope.
+
+    A Runner built by an earlier test leaves its own scope (e.g. ``mmseg``)
+    current; tests that need another scope set it themselves.
+    """
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmsvf'):
+        yield
+
+
 @pytest.fixture(scope='session')
 def shared_fixtures():
     """Path to ``../shared/fixtures``; skips the test when it is absent."""

@@ -11,7 +11,7 @@
 _base_ = ['./spikevideoformer-small_8xb128-t1-200e_in1k.py']
 
 model = dict(
-    backbone=dict(embed_dims=[16, 32, 64, 64], depths=(2, 1), num_heads=2),
+    backbone=dict(embed_dims=[16, 32, 64, 64], depths=(1, 1), num_heads=2),
     cls_head=dict(in_channels=64, num_classes=4))
 
 data_root = 'data/toy_imagefolder'

@@ -53,4 +53,6 @@ class VideoSegVisualizationHook(SegVisualizationHook):
                 data_sample=output,
                 show=self.show,
                 wait_time=self.wait_time,
-                step=runner.iter)
+                # runner.iter would build the train loop (and its dataset)
+                # inside tools/test.py
+                step=batch_idx)
