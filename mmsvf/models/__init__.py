@@ -2,6 +2,7 @@
 from .attention import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .neurons import *  # noqa: F401,F403
 from .segmentors import *  # noqa: F401,F403

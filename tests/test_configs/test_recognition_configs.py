@@ -25,7 +25,7 @@ def _build_model(cfg):
 
 
 def test_configs_found():
-    assert len(CONFIGS) >= 14, CONFIGS
+    assert len(CONFIGS) >= 15, CONFIGS
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=IDS)
@@ -35,7 +35,11 @@ def test_config_loads_and_matches_name(path):
     name = path.name
     backbone, head = cfg.model.backbone, cfg.model.cls_head
     assert backbone.type == 'mmsvf.SpikeVideoFormer'
-    assert head.type == 'mmsvf.SpikingClsHead'
+    if '_i3d-head' in name:
+        assert head.type == 'I3DHead'
+        assert cfg.model.neck.type == 'mmsvf.FeatureSelector'
+    else:
+        assert head.type == 'mmsvf.SpikingClsHead'
     assert cfg.model.data_preprocessor.format_shape == 'NCTHW'
 
     # frames per clip in the name (t8 / t16 / t32) == every pipeline's T
@@ -114,6 +118,44 @@ def test_kinetics_models_build(path):
         assert n == 54_974_352  # SPEC §3.7: Large, Hamming, K-400 head
     if path.name.startswith('spikevideoformer-small_8xb8'):
         assert n == 14_900_120  # SPEC §3.7: Small, Hamming, K-400 head
+
+
+def test_i3d_head_variant_trains_and_predicts():
+    """mmaction's I3DHead behind FeatureSelector (tiny widths)."""
+    from mmaction.structures import ActionDataSample
+    path = [p for p in CONFIGS if '_i3d-head' in p.name]
+    assert len(path) == 1
+    cfg = Config.fromfile(str(path[0]))
+    cfg.model.backbone.update(embed_dims=[16, 32, 64, 64], depths=(1, 1),
+                              num_heads=2)
+    cfg.model.backbone.pop('arch')
+    cfg.model.cls_head.update(in_channels=64, num_classes=5)
+    torch.manual_seed(0)
+    model = _build_model(cfg)
+    model.init_weights()
+    data = dict(
+        inputs=[torch.randint(0, 255, (1, 3, 4, 32, 32), dtype=torch.uint8)
+                for _ in range(2)],
+        data_samples=[ActionDataSample().set_gt_label(i) for i in (0, 4)])
+    data = model.data_preprocessor(data, training=True)
+    losses = model(**data, mode='loss')
+    losses['loss_cls'].backward()
+    assert model.backbone.downsample1_1.encode_conv.weight.grad is not None
+    model.eval()
+    with torch.no_grad():
+        preds = model(**data, mode='predict')
+    assert preds[0].pred_score.shape == (5, )
+
+
+def test_feature_selector_errors():
+    from mmsvf.models import FeatureSelector
+    x = (torch.zeros(1), torch.ones(1))
+    assert FeatureSelector()(x)[0] is x[1]
+    assert FeatureSelector(0)(x)[0] is x[0]
+    with pytest.raises(IndexError, match='2 stages'):
+        FeatureSelector(5)(x)
+    with pytest.raises(ValueError, match='non-empty'):
+        FeatureSelector()(())
 
 
 TOY = [p for p in CONFIGS if 'toy-motion' in p.name]

@@ -42,8 +42,9 @@ def load_script(relpath):
     return module
 
 
-@pytest.fixture(autouse=True, scope='module')
+@pytest.fixture(autouse=True)
 def _registered():
+    # function scope: runs after conftest's per-test ``mmsvf`` scope
     register_all_modules(init_default_scope=False)
     init_default_scope('mmseg')
 

@@ -34,7 +34,7 @@ def compiled_function(fn, compile_cfg):
     one compiled graph serves every block of the same shape and a deep copy
     of the model (EMA) never calls into the original's modules.
     """
-    key = (fn, tuple(sorted(compile_cfg.items())))
+    key = (fn, repr(sorted(compile_cfg.items())))
     if key not in _COMPILED:
         _COMPILED[key] = torch.compile(fn, **compile_cfg)
     return _COMPILED[key]
@@ -105,8 +105,7 @@ class MSBlock(nn.Module):
         if self.compile_cfg is not None:
             fn = functools.partial(
                 compiled_function(type(self)._forward, self.compile_cfg), self)
-        return checkpoint_module(self, fn, x, enabled=bool(self.with_cp),
-                                 selective=self.with_cp == 'selective')
+        return checkpoint_module(self, fn, x, enabled=self.with_cp)
 
 
 @MODELS.register_module()
@@ -218,7 +217,7 @@ class SpikeVideoFormer(BaseModule):
                                  f'{out_indices}')
         if isinstance(num_heads, int):
             num_heads = (num_heads, num_heads)
-        if isinstance(with_cp, (bool, str)):
+        if isinstance(with_cp, bool):
             with_cp = (with_cp, ) * 4
         if len(with_cp) != 4:
             raise ValueError(f'with_cp needs a bool or 4 values (one per '
@@ -230,8 +229,7 @@ class SpikeVideoFormer(BaseModule):
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
-        self.with_cp = tuple(c if c == 'selective' else bool(c)
-                             for c in with_cp)
+        self.with_cp = tuple(bool(c) for c in with_cp)
         self.compact_spikes = bool(compact_spikes)
         self.compile_cfg = _compile_cfg(compile_blocks)
         neuron = dict(neuron or dict(type='LIF'))
@@ -347,9 +345,7 @@ class SpikeVideoFormer(BaseModule):
             fn = functools.partial(
                 compiled_function(type(module).forward, self.compile_cfg),
                 module)
-        mode = self.with_cp[stage]
-        return checkpoint_module(module, fn, x, enabled=bool(mode),
-                                 selective=mode == 'selective')
+        return checkpoint_module(module, fn, x, enabled=self.with_cp[stage])
 
     def _blocks(self, blocks, x, stage):
         for block in blocks:

@@ -68,7 +68,12 @@ class SpikingClsHead(BaseHead):
                  reset_each_frame: bool = False,
                  feature_index: int = -1,
                  **kwargs) -> None:
-        kwargs.setdefault('loss_cls', dict(type='CrossEntropyLoss'))
+        # mmaction's BaseHead builds the loss from mmaction's registry; name
+        # the scope so that the head also builds under another default scope
+        loss_cls = dict(kwargs.get('loss_cls')
+                        or dict(type='CrossEntropyLoss'))
+        loss_cls.setdefault('_scope_', 'mmaction')
+        kwargs['loss_cls'] = loss_cls
         if kwargs.get('init_cfg') is None:
             kwargs['init_cfg'] = dict(
                 type='TruncNormal', layer='Linear', std=init_std, bias=0)

@@ -41,32 +41,34 @@ def autocast_args(device_type, *tensors):
         and t.dtype != torch.float64 else t for t in tensors)
 
 
+_CONV = torch.ops.aten.convolution.default
+_CONV_BACKWARD = torch.ops.aten.convolution_backward.default
+
+
 class _SpikeConvFunction(torch.autograd.Function):
     """``convolution(x, w, b)`` keeping ``x`` encoded."""
 
     @staticmethod
-    def forward(ctx, x, code, weight, bias, fmt, stride, padding, dilation,
-                groups):
-        y = torch.ops.aten.convolution(x, weight, bias, stride, padding,
-                                       dilation, False, [0] * len(stride),
-                                       groups)
+    def forward(ctx, x, code, weight, bias, fmt, conv_args):
+        stride, padding, dilation, output_padding, groups = conv_args
+        y = _CONV(x, weight, bias, stride, padding, dilation, False,
+                  output_padding, groups)
         ctx.save_for_backward(code, weight)
-        ctx.conf = (fmt, x.dtype, x.shape, None if bias is None else
-                    bias.shape, stride, padding, dilation, groups)
+        ctx.conf = (fmt, x.dtype, None if bias is None else
+                    list(bias.shape), conv_args)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
         code, weight = ctx.saved_tensors
-        fmt, dtype, shape, bias_shape, stride, padding, dilation, groups = \
-            ctx.conf
-        x = decode_spikes(code, fmt, dtype)
+        fmt, dtype, bias_shape, conv_args = ctx.conf
+        stride, padding, dilation, output_padding, groups = conv_args
         need_x, _, need_w, need_b = ctx.needs_input_grad[:4]
-        grad_x, grad_w, grad_b = torch.ops.aten.convolution_backward(
-            grad_y, x, weight, None if bias_shape is None else
-            list(bias_shape), stride, padding, dilation, False,
-            [0] * len(stride), groups, [need_x, need_w, need_b])
-        return (grad_x, None, grad_w, grad_b) + (None, ) * 5
+        grad_x, grad_w, grad_b = _CONV_BACKWARD(
+            grad_y, decode_spikes(code, fmt, dtype), weight, bias_shape,
+            stride, padding, dilation, False, output_padding, groups,
+            [need_x, need_w, need_b])
+        return grad_x, None, grad_w, grad_b, None, None
 
 
 class _SpikeConvMixin:
@@ -90,8 +92,9 @@ class _SpikeConvMixin:
         code = compact_spike_tensor(x, fmt)
         cast, (x, weight, bias) = autocast_args(x.device.type, x, self.weight,
                                                 self.bias)
-        args = (x, code, weight, bias, fmt, list(self.stride),
-                list(self.padding), list(self.dilation), self.groups)
+        conv_args = (list(self.stride), list(self.padding),
+                     list(self.dilation), [0] * len(self.stride), self.groups)
+        args = (x, code, weight, bias, fmt, conv_args)
         if cast:
             with torch.autocast(x.device.type, enabled=False):
                 return _SpikeConvFunction.apply(*args)
