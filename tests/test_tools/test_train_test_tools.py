@@ -1,6 +1,6 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """tools/train.py, tools/test.py, demo/demo_video.py and tools/dist_train.sh
-on a tiny real-video toy set (8 clips, 4 frames of 32 x 32)."""
+on a tiny real-video toy set (6 clips, 4 frames of 32 x 32)."""
 import importlib.util
 import json
 import os
@@ -160,11 +160,11 @@ def test_test_tool_dump_show_dir_and_progress(toy, trained, capsys):
     ])
     assert 0.0 <= metrics['acc/top1'] <= 1.0
     out = capsys.readouterr().out
-    assert '8/8' in out  # ProgressBarHook over the 8 test clips
+    assert '6/6' in out  # ProgressBarHook over the 6 test clips
     with open(dump, 'rb') as f:
         preds = pickle.load(f)
-    assert len(preds) == 8
-    assert preds[0]['pred_score'].shape == (8, )
+    assert len(preds) == 6
+    assert preds[0]['pred_score'].shape == (6, )
     assert preds[0]['filename'].endswith('.mp4')
     # every 4th clip drawn with its labels
     assert len(list(show.glob('*.mp4'))) == 2
@@ -193,7 +193,7 @@ def test_demo_prints_top5_with_names(toy, trained, capsys):
     result = demo_tool.main([str(video), str(cfg),
                              str(trained / 'epoch_4.pth'), '--label-map',
                              str(root / 'label_map.txt')])
-    assert result.pred_score.shape == (8, )
+    assert result.pred_score.shape == (6, )
     out = capsys.readouterr().out
     lines = [ln for ln in out.splitlines() if '(label' in ln]
     assert len(lines) == 5
@@ -215,7 +215,7 @@ def test_two_process_ddp_training(toy):
     work_dir = tmp / 'ddp'
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
                OMP_NUM_THREADS='1', OMP_WAIT_POLICY='PASSIVE')
-    # 8 clips / (2 ranks x 4) = 1 iteration per epoch; 2 epochs
+    # 6 clips / (2 ranks x 4) = 1 iteration per epoch; 2 epochs
     proc = subprocess.run(
         ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(cfg), '2',
          '--work-dir', str(work_dir), '--cfg-options',
