@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import mmsvf  # noqa: F401  (applies the upstream workarounds)
+from mmsvf_test_utils import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = Path(
     os.environ.get('MMSVF_SHARED_FIXTURES',
                    REPO_ROOT.parent / 'shared' / 'fixtures'))

@@ -1,23 +1,11 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-import importlib.util
-from pathlib import Path
-
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / \
-    'benchmark_complexity.py'
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location('benchmark_complexity',
-                                                  SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from mmsvf_test_utils import load_script
 
 
 def test_quick_mode_prints_ratio_lines(capsys, tmp_path):
-    bench = load_script()
+    bench = load_script('tools/analysis/benchmark_complexity.py')
     bench.main(['--quick', '--in-process', '--json',
                 str(tmp_path / 'r.json')])
     out = capsys.readouterr().out
@@ -28,7 +16,7 @@ def test_quick_mode_prints_ratio_lines(capsys, tmp_path):
 
 
 def test_softmax_reference_is_full_attention():
-    bench = load_script()
+    bench = load_script('tools/analysis/benchmark_complexity.py')
     torch.manual_seed(0)
     attn = bench.SoftmaxJointAttention(8, 2)
     x = torch.randn(3, 1, 8, 2, 2)

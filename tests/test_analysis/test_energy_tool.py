@@ -2,7 +2,6 @@
 """tools/analysis/energy.py end to end, ANN mode on mmaction2 models, report
 writers."""
 import csv
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -13,6 +12,8 @@ import torch
 from mmsvf.analysis import (EnergyReport, OperationCounter, atomic_write,
                             compute_energy)
 
+from mmsvf_test_utils import load_script
+
 REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs/recognition/spikevideoformer/' \
     'spikevideoformer-tiny_1xb8-t8_toy-motion.py'
@@ -21,11 +22,7 @@ BASE_MODEL = REPO / 'configs/_base_/models/spikevideoformer_small.py'
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'energy_tool', REPO / 'tools/analysis/energy.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/analysis/energy.py')
 
 
 def write_config(path, text):

@@ -1,6 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """The pose configs load, build, and the toy config runs in a Runner."""
-import importlib.util
 import uuid
 
 import numpy as np
@@ -11,6 +10,8 @@ from mmengine.registry import DefaultScope
 
 from mmsvf.models.pose import make_synthetic_smpl
 from mmsvf.registry import MODELS
+
+from mmsvf_test_utils import load_script
 
 CFG_DIR = 'configs/pose/spikevideoformer'
 LARGE_T8 = 'spikevideoformer-large_1xb8-t8-20e_mmhpsd-gray-256px.py'
@@ -84,11 +85,7 @@ def test_missing_smpl_file_error_from_config(repo_root):
 
 def test_toy_config_trains_and_evaluates_in_a_runner(repo_root, tmp_path):
     from mmengine.runner import Runner
-    spec = importlib.util.spec_from_file_location(
-        'generate_toy_mmhpsd',
-        repo_root / 'tools' / 'data' / 'generate_toy_mmhpsd.py')
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = load_script('tools/data/generate_toy_mmhpsd.py')
     data = tmp_path / 'toy'
     gen.generate(str(data), subjects=(1, 3), frames=4, size=32, seed=0)
 

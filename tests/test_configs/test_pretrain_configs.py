@@ -1,6 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """configs/pretrain: the ImageNet recipe; a tiny run on generated images."""
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,8 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
 from mmsvf.utils import register_all_modules
+
+from mmsvf_test_utils import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 PRETRAIN = REPO / 'configs' / 'pretrain'
@@ -23,15 +24,6 @@ STAGE_B = {
 TINY = 'spikevideoformer-tiny_1xb8-t1_toy-imagefolder.py'
 TOY_RECOGNITION = REPO / ('configs/recognition/spikevideoformer/'
                           'spikevideoformer-tiny_1xb8-t8_toy-motion.py')
-
-
-def load_script(relpath):
-    path = REPO / relpath
-    spec = importlib.util.spec_from_file_location(
-        '_script_' + path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def by_type(pipeline, name):

@@ -2,7 +2,6 @@
 """configs/segmentation: recipes load and build; the toy config runs
 end to end (train, evaluate, ``tools/test.py --show-dir``)."""
 import copy
-import importlib.util
 import os.path as osp
 import uuid
 from pathlib import Path
@@ -14,6 +13,8 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from mmsvf.utils import register_all_modules
+
+from mmsvf_test_utils import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 SEG = REPO / 'configs' / 'segmentation' / 'spikevideoformer'
@@ -31,15 +32,6 @@ def load_config(path):
     if path not in _CONFIGS:
         _CONFIGS[path] = Config.fromfile(path)
     return copy.deepcopy(_CONFIGS[path])
-
-
-def load_script(relpath):
-    path = REPO / relpath
-    spec = importlib.util.spec_from_file_location('_script_' + path.stem,
-                                                  path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """Unreadable videos give an error naming the file, never a silent sample."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +7,8 @@ from mmengine.registry import init_default_scope
 
 from mmsvf.datasets import CheckedVideoDataset, VideoDecodeError
 
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'data' / \
-    'generate_toy_videos.py'
+from mmsvf_test_utils import load_script
+
 
 PIPELINES = {
     'decord': [dict(type='DecordInit'), 'sample', dict(type='DecordDecode')],
@@ -27,9 +25,7 @@ def _pipeline(kind):
 @pytest.fixture(scope='module')
 def videos(tmp_path_factory):
     """One good clip and four broken ones."""
-    spec = importlib.util.spec_from_file_location('gen', TOOL)
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = load_script('tools/data/generate_toy_videos.py')
     root = tmp_path_factory.mktemp('videos')
     clip = gen.render_clip(1, 8, 32, 0.05, np.random.default_rng(0))
     good = root / 'good.mp4'

@@ -1,7 +1,6 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """mmsvf.ImageFolderDataset + tools/data/generate_toy_imagefolder.py."""
 import hashlib
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,16 +11,14 @@ from mmengine.registry import DATASETS, init_default_scope
 from mmsvf.datasets import ImageFolderDataset
 from mmsvf.utils import register_all_modules
 
+from mmsvf_test_utils import load_script
+
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = ('checker', 'rings', 'stripes_h', 'stripes_v')  # sorted folders
 
 
 def generator():
-    path = REPO / 'tools' / 'data' / 'generate_toy_imagefolder.py'
-    spec = importlib.util.spec_from_file_location('_gen_toy_images', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/data/generate_toy_imagefolder.py')
 
 
 @pytest.fixture(scope='module')

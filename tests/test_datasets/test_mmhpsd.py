@@ -1,6 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """MMHPSDDataset, its clip transforms and the toy-data generator."""
-import importlib.util
 import os
 
 import numpy as np
@@ -11,22 +10,15 @@ from mmengine.registry import DefaultScope
 from mmsvf.models.pose import SMPLLayer, perspective_projection
 from mmsvf.registry import DATASETS
 
+from mmsvf_test_utils import load_script
+
 SIZE, FRAMES = 32, 6
-
-
-def _generator(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'generate_toy_mmhpsd',
-        repo_root / 'tools' / 'data' / 'generate_toy_mmhpsd.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
 def toy_root(repo_root, tmp_path_factory):
     root = tmp_path_factory.mktemp('toy_mmhpsd')
-    actions = _generator(repo_root).generate(
+    actions = load_script('tools/data/generate_toy_mmhpsd.py').generate(
         str(root), subjects=(1, 3), frames=FRAMES, size=SIZE, events=True,
         seed=0)
     assert actions == ['subject01_group1_time1', 'subject03_group1_time1']

@@ -6,7 +6,6 @@ Everything is compared bitwise (``torch.equal``) against the plain path: the
 memory savings must not change a single spike, gradient or BatchNorm
 statistic.
 """
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -24,6 +23,8 @@ from mmsvf.models.layers import (MSConvBlock, RepConv, SpikeConv1d,
 from mmsvf.models.layers.checkpoint import checkpoint_module
 from mmsvf.models.neurons import (LIF, IntegerLIF, decode_spikes,
                                   encode_spikes, mark_spikes, spike_format)
+
+from mmsvf_test_utils import load_script
 
 TINY = dict(embed_dims=[16, 32, 64, 64], num_heads=2, depths=(1, 1))
 RUN_SLOW = os.environ.get('MMSVF_RUN_SLOW') == '1'
@@ -415,16 +416,9 @@ def test_compile_blocks_matches_eager():
 # ---------------------------------------------------------------------------
 # 5. benchmark
 # ---------------------------------------------------------------------------
-def _load_benchmark():
-    path = REPO / 'tools' / 'analysis' / 'benchmark_train.py'
-    spec = importlib.util.spec_from_file_location('benchmark_train', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_benchmark_quick_runs_and_prints_ratios(capsys):
-    bench = _load_benchmark()
+    bench = load_script('tools/analysis/benchmark_train.py',
+                        'benchmark_train')
     out = bench.main(['--quick', '--isolation', 'none', '--threads', '1'])
     text = capsys.readouterr().out
     assert len(out['results']) == 6  # 3 configurations x T in {2, 4}

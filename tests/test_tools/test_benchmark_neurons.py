@@ -1,19 +1,12 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """tools/analysis/benchmark_neurons.py runs and reports its ratios."""
-import importlib.util
 import re
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from mmsvf_test_utils import load_script
 
 
 def load_tool():
-    path = REPO / 'tools' / 'analysis' / 'benchmark_neurons.py'
-    spec = importlib.util.spec_from_file_location('_tool_benchmark_neurons',
-                                                  path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/analysis/benchmark_neurons.py')
 
 
 def test_quick_run_prints_table_and_ratios(capsys):

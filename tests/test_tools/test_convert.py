@@ -1,7 +1,6 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """tools/convert/convert_{metaspikformer,spikevideoformer}.py end to end."""
 import argparse
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,8 @@ from mmsvf.models.utils.checkpoint_convert import (UnsafeCheckpointError,
                                                    convert_mmsvf_to_official)
 from mmsvf.utils import register_all_modules
 
+from mmsvf_test_utils import load_script
+
 REPO = Path(__file__).resolve().parents[2]
 TOY_CFG = REPO / ('configs/recognition/spikevideoformer/'
                   'spikevideoformer-tiny_1xb8-t8_toy-motion.py')
@@ -27,11 +28,7 @@ TINY_BACKBONE = dict(
 
 
 def load_tool(name):
-    path = REPO / 'tools' / 'convert' / f'{name}.py'
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f'tools/convert/{name}.py')
 
 
 @pytest.fixture(scope='module')

@@ -1,25 +1,16 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """tools/data/generate_toy_videos.py: real mp4 clips whose class is motion."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'data' / \
-    'generate_toy_videos.py'
+from mmsvf_test_utils import load_script
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('generate_toy_videos', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-gen = _load_tool()
+gen = load_script('tools/data/generate_toy_videos.py')
 
 
 def _generate(out, seed=0, frames=8, size=32):

@@ -1,7 +1,6 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """tools/train.py, tools/test.py, demo/demo_video.py and tools/dist_train.sh
 on a tiny real-video toy set (6 clips, 4 frames of 32 x 32)."""
-import importlib.util
 import json
 import os
 import pickle
@@ -13,21 +12,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from mmsvf_test_utils import load_script
+
 REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'recognition' / 'spikevideoformer' / \
     'spikevideoformer-tiny_1xb8-t8_toy-motion.py'
 
 
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-train_tool = _load(REPO / 'tools' / 'train.py', 'mmsvf_train_tool')
-test_tool = _load(REPO / 'tools' / 'test.py', 'mmsvf_test_tool')
-demo_tool = _load(REPO / 'demo' / 'demo_video.py', 'mmsvf_demo_video')
+train_tool = load_script('tools/train.py', 'mmsvf_train_tool')
+test_tool = load_script('tools/test.py', 'mmsvf_test_tool')
+demo_tool = load_script('demo/demo_video.py', 'mmsvf_demo_video')
 
 TEST_CONFIG = '''
 _base_ = [{base!r}]
@@ -85,7 +79,7 @@ def one_thread():
 def toy(tmp_path_factory):
     """Toy data (1 train + 1 val clip per class) and a tiny config."""
     tmp = tmp_path_factory.mktemp('toy_tools')
-    gen = _load(REPO / 'tools' / 'data' / 'generate_toy_videos.py', 'gen')
+    gen = load_script('tools/data/generate_toy_videos.py')
     root = tmp / 'toy_motion'
     gen.generate(gen.parse_args([
         '--out', str(root), '--num-train', '1', '--num-val', '1',

@@ -1,7 +1,6 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """SpikePoseEstimator with a tiny SpikeVideoFormer (T = 2, 32 x 32)."""
 import copy
-import importlib.util
 
 import numpy as np
 import pytest
@@ -13,6 +12,8 @@ from mmpose.structures import PoseDataSample
 
 from mmsvf.models.pose import make_synthetic_smpl
 from mmsvf.registry import DATASETS, MODELS
+
+from mmsvf_test_utils import load_script
 
 T, SIZE = 2, 32
 
@@ -135,19 +136,10 @@ def test_missing_smpl_file_names_the_config_key(tmp_path):
         MODELS.build(cfg)
 
 
-def _toy_generator(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'generate_toy_mmhpsd',
-        repo_root / 'tools' / 'data' / 'generate_toy_mmhpsd.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_short_training_lowers_the_loss(repo_root, tmp_path):
     """Fit two toy clips (generator + MMHPSDDataset pipeline) for a few
     steps."""
-    _toy_generator(repo_root).generate(
+    load_script('tools/data/generate_toy_mmhpsd.py').generate(
         str(tmp_path), subjects=(3, ), frames=4, size=SIZE, seed=0)
     with DefaultScope.overwrite_default_scope('mmsvf'):
         dataset = DATASETS.build(
