@@ -13,10 +13,8 @@ Examples::
 import argparse
 import os
 import os.path as osp
-import time
-import uuid
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 #: visualisation hook of each toolbox, used when the config names none
 DEFAULT_VIS_HOOKS = {
@@ -109,6 +107,7 @@ def trigger_visualization_hook(cfg, args):
 
 def merge_args(cfg, args):
     """Fold the command-line arguments into ``cfg`` (in place)."""
+    from mmsvf.utils import config_stem, set_unique_experiment_name
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
@@ -116,8 +115,7 @@ def merge_args(cfg, args):
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = osp.join('./work_dirs', config_stem(args.config))
 
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint {args.checkpoint} not found')
@@ -137,10 +135,7 @@ def merge_args(cfg, args):
         else:
             cfg.test_evaluator = [evaluator, dump_metric]
 
-    if cfg.get('experiment_name', None) is None:
-        stem = osp.splitext(osp.basename(args.config))[0]
-        cfg.experiment_name = (f'{stem}_test_{time.strftime("%Y%m%d_%H%M%S")}'
-                               f'_{uuid.uuid4().hex[:6]}')
+    set_unique_experiment_name(cfg, args.config, tag='_test')
     return cfg
 
 
@@ -148,21 +143,13 @@ def main(argv=None):
     args = parse_args(argv)
 
     import mmsvf  # noqa: F401  (applies the upstream workarounds)
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-
     from mmsvf import compat
-    from mmsvf.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
+    from mmsvf.utils import build_runner, load_tool_config
 
-    if not osp.isfile(args.config):
-        raise SystemExit(f'config file {args.config} not found')
-    cfg = Config.fromfile(args.config)
-    cfg = merge_args(cfg, args)
+    cfg = merge_args(load_tool_config(args.config), args)
     compat.cpu_distributed_setup(cfg, args.launcher)
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     metrics = runner.test()
     return metrics
 

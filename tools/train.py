@@ -16,10 +16,8 @@ spikevideoformer-tiny_1xb8-t8_toy-motion.py --work-dir work_dirs/toy
 import argparse
 import os
 import os.path as osp
-import time
-import uuid
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args(argv=None):
@@ -85,6 +83,7 @@ def _amp_available():
 
 def merge_args(cfg, args):
     """Fold the command-line arguments into ``cfg`` (in place)."""
+    from mmsvf.utils import config_stem, set_unique_experiment_name
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
@@ -93,8 +92,7 @@ def merge_args(cfg, args):
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = osp.join('./work_dirs', config_stem(args.config))
 
     if args.no_validate:
         cfg.val_cfg = None
@@ -136,22 +134,8 @@ def merge_args(cfg, args):
         randomness['deterministic'] = True
     cfg.randomness = randomness
 
-    # one DefaultScope / MessageHub instance per Runner, even when several
-    # runs start within the same second (mmengine keys them by a timestamp)
-    if cfg.get('experiment_name', None) is None:
-        stem = osp.splitext(osp.basename(args.config))[0]
-        cfg.experiment_name = (f'{stem}_{time.strftime("%Y%m%d_%H%M%S")}_'
-                               f'{uuid.uuid4().hex[:6]}')
+    set_unique_experiment_name(cfg, args.config)
     return cfg
-
-
-def build_runner(cfg):
-    """Build the runner named by ``cfg.runner_type`` (default ``Runner``)."""
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
 
 
 def main(argv=None):
@@ -160,13 +144,9 @@ def main(argv=None):
     # importing mmsvf applies the upstream workarounds before any toolbox
     import mmsvf  # noqa: F401
     from mmsvf import compat
-    from mmsvf.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
+    from mmsvf.utils import build_runner, load_tool_config
 
-    if not osp.isfile(args.config):
-        raise SystemExit(f'config file {args.config} not found')
-    cfg = Config.fromfile(args.config)
-    cfg = merge_args(cfg, args)
+    cfg = merge_args(load_tool_config(args.config), args)
     compat.cpu_distributed_setup(cfg, args.launcher)
 
     runner = build_runner(cfg)

@@ -28,7 +28,7 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args(argv=None):
@@ -218,14 +218,9 @@ def main(argv=None):
     import torch
 
     from mmsvf.analysis import OperationCounter, compute_energy
-    from mmsvf.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
+    from mmsvf.utils import config_stem, load_tool_config
 
-    if not osp.isfile(args.config):
-        raise SystemExit(f'config file {args.config} not found')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args.config, args.cfg_options)
 
     model = build_model(cfg, args.checkpoint, args.device)
     if args.input_shape is not None:
@@ -262,7 +257,7 @@ def main(argv=None):
         raise SystemExit(str(err))
 
     out = args.out or osp.join(
-        'work_dirs', 'energy', osp.splitext(osp.basename(args.config))[0])
+        'work_dirs', 'energy', config_stem(args.config))
     os.makedirs(out, exist_ok=True)
     files = dict(json=osp.join(out, f'{mode}_energy.json'),
                  csv=osp.join(out, f'{mode}_layers.csv'),
