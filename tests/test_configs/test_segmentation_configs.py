@@ -1,11 +1,13 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """configs/segmentation: recipes load and build; the toy config runs
-end to end (train, evaluate, ``tools/test.py --show-dir``)."""
+end to end (a short training that lowers the loss, evaluation,
+``tools/test.py --show-dir``)."""
 import copy
 import os.path as osp
 import uuid
 from pathlib import Path
 
+import mmcv
 import pytest
 import torch
 from mmengine.config import Config
@@ -169,19 +171,28 @@ def test_toy_config_end_to_end(tmp_path):
     cfg = load_config(TOY)
     cfg.train_dataloader.dataset.data_root = data_root
     cfg.train_dataloader.batch_size = 2
-    cfg.train_cfg.update(max_iters=2)
+    iters = 16
+    cfg.train_cfg.update(max_iters=iters)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None  # test below
-    cfg.default_hooks.checkpoint.interval = 2
+    cfg.default_hooks.checkpoint.interval = iters
     cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0,
                                 by_epoch=False)]
     cfg.work_dir = str(tmp_path / 'work')
     cfg.experiment_name = f'toy_seg_{uuid.uuid4().hex}'
-    Runner.from_cfg(cfg).train()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+    # a short toy training lowers the loss (per-iteration history of the
+    # runner's message hub)
+    losses = runner.message_hub.get_scalar('train/decode.loss_ce').data[0]
+    assert len(losses) == iters
+    first, last = losses[:4].mean(), losses[-4:].mean()
+    assert last < 0.8 * first, losses.tolist()
 
     # tools/test.py --show-dir: one overlay per evaluated frame
     test_tool = load_script('tools/test.py')
     show_dir = tmp_path / 'vis'
-    ckpt = osp.join(cfg.work_dir, 'iter_2.pth')
+    ckpt = osp.join(cfg.work_dir, f'iter_{iters}.pth')
     metrics = test_tool.main([
         str(TOY), ckpt, '--work-dir', str(tmp_path / 'test'), '--show-dir',
         str(show_dir), '--cfg-options', f'test_dataloader.dataset.data_root='
@@ -195,9 +206,13 @@ def test_toy_config_end_to_end(tmp_path):
     assert set(metrics) >= {'mIoU', 'aAcc', 'mVC8', 'mVC16'}
     assert 0 <= metrics['mVC8'] <= 100
     assert metrics['mVC16'] != metrics['mVC16']  # nan: 8-frame videos
-    overlays = sorted(p.name for p in show_dir.rglob('*.png'))
-    assert len(overlays) == 8, overlays
-    assert all(name.startswith('test_toy_val_000_000000') for name in overlays)
+    overlays = sorted(show_dir.rglob('*.png'))
+    names = [p.name for p in overlays]
+    assert len(names) == 8, names
+    assert all(name.startswith('test_toy_val_000_000000') for name in names)
+    # SegLocalVisualizer: ground truth beside prediction, at the 32x32
+    # original frame size
+    assert mmcv.imread(str(overlays[0])).shape == (32, 64, 3)
 
 
 def test_toy_generator_is_deterministic(tmp_path):

@@ -71,6 +71,16 @@ def test_vspw_clip_sampling(tmp_path):
     assert info['seg_map_paths'] == [info['seg_map_path']]
     assert info['num_classes'] == 3
     assert ds.get_data_info(7)['clip_frame_indices'] == [0, 0, 1, 2]
+    # test mode: one sample per annotated frame, every one of them, in order
+    test = vspw(tmp_path, clip_len=4, test_mode=True)
+    keys = [(test.get_data_info(i)['video_name'],
+             test.get_data_info(i)['frame_index']) for i in range(len(test))]
+    assert keys == [('v1', f) for f in range(5)] + [('v2', f)
+                                                     for f in range(3)]
+    assert all(
+        test.get_data_info(i)['seg_map_path'].endswith(
+            f'{video}/mask/{frame:08d}.png')
+        for i, (video, frame) in enumerate(keys))
 
     ds = vspw(tmp_path, clip_len=3, frame_interval=2, key_frame_index=1,
               annotated_frames='all')
@@ -213,6 +223,27 @@ def test_cityscapes_seq_sampling(tmp_path):
     ds = CityscapesSeqDataset(
         clip_len=5, frame_interval=3, missing_frames='nearest', **kwargs)
     assert ds.get_data_info(0)['clip_frame_indices'] == [10, 10, 13, 16, 19]
+
+
+def test_cityscapes_seq_key_frame_offset(tmp_path):
+    # the clip may end `offset` frames after the annotated frame 19:
+    # key_frame_index = clip_len - 1 - offset
+    _write_city_sequence(tmp_path, range(10, 24), 19)
+    ds = CityscapesSeqDataset(
+        clip_len=4,
+        key_frame_index=1,
+        data_root=str(tmp_path),
+        data_prefix=dict(
+            img_path='leftImg8bit_sequence/val', seg_map_path='gtFine/val'),
+        pipeline=[LoadClipFromFiles(),
+                  LoadClipAnnotations(),
+                  PackClipSegInputs()])
+    out = ds[0]
+    assert out['inputs'][:, 0, 0, 0].tolist() == [18, 19, 20, 21]
+    sample = out['data_samples']
+    assert sample.key_frame == 1 and sample.gt_frames == [1]
+    assert sample.frame_index == 19
+    assert sample.img_path.endswith('aachen_000001_000019_leftImg8bit.png')
 
 
 def test_vspw_fixture(shared_fixtures):

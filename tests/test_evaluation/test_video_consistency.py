@@ -10,7 +10,7 @@ from mmsvf.evaluation.functional import video_consistency, window_consistency
 from mmsvf.evaluation.metrics import VideoConsistencyMetric
 
 
-def _brute_force(preds, gts, window, ignore_index=255):
+def _brute_force(preds, gts, window, ignore_index=None):
     """Pixel-by-pixel reference, written independently of the fast path."""
     num_frames, height, width = gts.shape
     per_window = []
@@ -65,10 +65,10 @@ def test_ignore_index_excluded():
     gts = np.ones((3, 2, 5), dtype=np.int64)
     gts[:, 0, :] = 255
     preds = np.ones_like(gts)
-    preds[1, 0, :] = 4  # flicker on ignored pixels only
-    assert video_consistency(preds, gts, 3) == 1.0
-    # without ignore_index the 255 pixels count as a class
-    assert video_consistency(preds, gts, 3, ignore_index=None) == 0.5
+    preds[1, 0, :] = 4  # flicker on the void pixels only
+    # default (VSPW's evaluation): the constant 255 pixels count as a label
+    assert video_consistency(preds, gts, 3) == 0.5
+    assert video_consistency(preds, gts, 3, ignore_index=255) == 1.0
 
 
 def test_window_without_constant_gt_is_skipped():
@@ -94,6 +94,8 @@ def test_matches_brute_force():
     for window in (1, 2, 4, 8, 9):
         assert video_consistency(preds, gts, window) == pytest.approx(
             _brute_force(preds, gts, window), nan_ok=True)
+        assert video_consistency(preds, gts, window, 255) == pytest.approx(
+            _brute_force(preds, gts, window, 255), nan_ok=True)
 
 
 def test_bad_input():
@@ -135,18 +137,24 @@ def test_metric_orders_frames_and_averages_videos(compress):
     samples += [_sample('b', i, preds_b[i], gts_b[i]) for i in range(12)]
     samples += [_sample('c', i, gts_c[i], gts_c[i]) for i in range(5)]
     order = np.random.RandomState(1).permutation(len(samples))
-    metric = VideoConsistencyMetric(windows=(8, ), compress=compress)
-    for start in range(0, len(order), 4):
-        metric.process({}, [samples[i] for i in order[start:start + 4]])
-    result = metric.evaluate(len(samples))
+    for ignore_index in (None, 255):
+        metric = VideoConsistencyMetric(
+            windows=(8, ), compress=compress, ignore_index=ignore_index)
+        for start in range(0, len(order), 4):
+            metric.process({}, [samples[i] for i in order[start:start + 4]])
+        result = metric.evaluate(len(samples))
 
-    expected = np.mean([
-        video_consistency(preds_a, gts_a, 8),
-        video_consistency(preds_b, gts_b, 8)
-    ])
-    assert video_consistency(preds_b, gts_b, 8) == 1.0
-    assert result['mVC8'] == pytest.approx(round(expected * 100, 2))
-    assert result['mVC8'] < 100
+        expected = np.mean([
+            video_consistency(preds_a, gts_a, 8, ignore_index),
+            video_consistency(preds_b, gts_b, 8, ignore_index)
+        ])
+        assert result['mVC8'] == pytest.approx(round(expected * 100, 2))
+        assert result['mVC8'] < 100
+    # video a: all 3 windows of 8 contain the flicker at frame 4
+    assert video_consistency(preds_a, gts_a, 8) == pytest.approx(15 / 16)
+    # video b: the random labels of the void pixel change in every window
+    assert video_consistency(preds_b, gts_b, 8, ignore_index=255) == 1.0
+    assert video_consistency(preds_b, gts_b, 8) == pytest.approx(15 / 16)
 
 
 def test_metric_errors_and_empty():

@@ -6,6 +6,13 @@ of ``n`` consecutive frames of a video, among the pixels whose ground-truth
 label is the same in all ``n`` frames, the fraction whose predicted label is
 also the same in all ``n`` frames. Windows are averaged per video; mVC_n is
 the mean over videos.
+
+Relation to VSPW's script (``VC_perclip.py`` of VSPW_code): like it, every
+ground-truth value counts as a label by default (VSPW's "others" 0 and void
+255 included; ``ignore_index`` can exclude a value). Unlike it, every one of
+the ``F - n + 1`` windows is used (the script's ``range(len(frames) - n)``
+leaves out the last one and skips a video of exactly ``n`` frames), and a
+window without any GT-constant pixel is skipped instead of giving ``nan``.
 """
 import math
 from typing import List, Optional
@@ -31,7 +38,7 @@ def _as_frames(array, name: str) -> np.ndarray:
 def window_consistency(preds,
                        gts,
                        window: int,
-                       ignore_index: Optional[int] = 255) -> List[float]:
+                       ignore_index: Optional[int] = None) -> List[float]:
     """Per-window consistency of one video.
 
     Args:
@@ -41,7 +48,8 @@ def window_consistency(preds,
         window (int): ``n``, the number of consecutive frames per window.
         ignore_index (int | None): ground-truth label excluded from the
             evaluation (a pixel that is ``ignore_index`` in any frame of the
-            window never counts). None keeps every pixel.
+            window never counts). None (default, the definition above and
+            VSPW's script) keeps every pixel.
 
     Returns:
         list[float]: one value per window start ``s = 0 .. F - n``, the
@@ -98,21 +106,21 @@ def window_consistency(preds,
 def video_consistency(preds,
                       gts,
                       window: int,
-                      ignore_index: Optional[int] = 255) -> float:
+                      ignore_index: Optional[int] = None) -> float:
     """Video consistency VC_n of one video (VSPW's mVC before the video mean).
 
     For each window of ``window`` consecutive frames, among the pixels whose
-    ground truth is identical in all frames of the window (and not
-    ``ignore_index``), the fraction whose prediction is also identical in all
-    frames; the windows are averaged. Windows without any GT-constant pixel
-    are skipped.
+    ground truth is identical in all frames of the window (and, if given,
+    not ``ignore_index``), the fraction whose prediction is also identical in
+    all frames; the windows are averaged. Windows without any GT-constant
+    pixel are skipped.
 
     Args:
         preds (array-like): predicted labels ``(F, H, W)``, frames in order.
         gts (array-like): ground-truth labels ``(F, H, W)``.
         window (int): ``n`` (VSPW reports n = 8 and n = 16).
-        ignore_index (int | None): GT label excluded from evaluation.
-            Default 255.
+        ignore_index (int | None): GT label excluded from evaluation; None
+            (default) counts every label, as VSPW's evaluation does.
 
     Returns:
         float: VC_n in ``[0, 1]``; ``nan`` when no window has a GT-constant

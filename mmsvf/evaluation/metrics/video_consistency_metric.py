@@ -33,8 +33,10 @@ class VideoConsistencyMetric(BaseMetric):
     ``frame_index``, computes VC_n per video for each ``n`` in ``windows``
     (:func:`~mmsvf.evaluation.functional.video_consistency`: GT-constant
     pixels of each n-frame window whose prediction is constant, averaged over
-    windows) and averages over videos. GT pixels equal to ``ignore_index``
-    are excluded. Videos shorter than ``n`` frames have no window and are
+    windows) and averages over videos. Every GT value counts as a label, as
+    in VSPW's evaluation (with ``reduce_zero_label`` VSPW's "others" and void
+    both arrive as 255 and count as one label); ``ignore_index`` excludes a
+    value instead. Videos shorter than ``n`` frames have no window and are
     skipped for that ``n`` (logged); a result with no evaluable video is
     ``nan``.
 
@@ -43,7 +45,8 @@ class VideoConsistencyMetric(BaseMetric):
 
     Args:
         windows (Sequence[int]): window lengths n. Default ``(8, 16)``.
-        ignore_index (int): GT label excluded. Default 255.
+        ignore_index (int | None): GT label excluded from the evaluation.
+            Default None (every pixel counts, as VSPW's evaluation).
         compress (bool): keep maps compressed until evaluation. Default True.
         collect_device (str): ``'cpu'`` or ``'gpu'``. Default ``'cpu'``.
         prefix (str | None): metric name prefix. Default None.
@@ -57,7 +60,7 @@ class VideoConsistencyMetric(BaseMetric):
 
     def __init__(self,
                  windows: Sequence[int] = (8, 16),
-                 ignore_index: int = 255,
+                 ignore_index: Optional[int] = None,
                  compress: bool = True,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
