@@ -83,6 +83,41 @@ def test_missing_smpl_file_error_from_config(repo_root):
             MODELS.build(cfg.model)
 
 
+def test_toy_backbone_features_depend_on_the_clip(repo_root, tmp_path):
+    """In training mode the toy model's pooled features (what the SMPL head
+    sees) differ between clips: with BN kept at its initial fixed statistics
+    (``norm_eval=True``) no spike reaches the last stage and every clip gave
+    the same features, so the toy could only learn the training-set mean."""
+    import cv2
+    import torch
+    gen = load_script('tools/data/generate_toy_mmhpsd.py')
+    data = tmp_path / 'toy'
+    size = 64
+    actions = gen.generate(str(data), subjects=(3, 4), frames=2, size=size,
+                           seed=0)
+    cfg = _load(repo_root, TOY)
+    cfg.model.head.smpl_cfg.model_path = str(data / 'toy_smpl.npz')
+    clips = torch.stack([
+        torch.stack([
+            torch.from_numpy(
+                cv2.imread(
+                    str(data / 'mmhpsd_grayscale_img' / a / 'imgs' /
+                        f'fullpic{i:04d}.jpg'), cv2.IMREAD_GRAYSCALE))[None]
+            for i in range(2)
+        ]) for a in actions
+    ])  # (2, T=2, 1, 64, 64) uint8
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    with torch.no_grad():
+        inputs = model.data_preprocessor(dict(inputs=clips))['inputs']
+        feats = model.extract_feat(inputs)  # (2, T, 64)
+    assert feats.shape == (2, 2, 64)
+    assert (feats[0] - feats[1]).abs().max() > 1e-2
+
+
 def test_toy_config_trains_and_evaluates_in_a_runner(repo_root, tmp_path):
     from mmengine.runner import Runner
     gen = load_script('tools/data/generate_toy_mmhpsd.py')

@@ -50,8 +50,10 @@ def parse_args(argv=None):
     parser.add_argument('--subjects', type=int, nargs='+',
                         default=[1, 3, 4, 5],
                         help='subject numbers (1, 2, 7 are test subjects)')
-    parser.add_argument('--groups', type=int, default=1,
-                        help='sequences (groups) per subject')
+    parser.add_argument('--groups', type=int, default=4,
+                        help='sequences (groups) per subject; each has its '
+                        'own trajectory, shape and distance (the toy config '
+                        'is measured on the default, 4)')
     parser.add_argument('--frames', type=int, default=32,
                         help='frames per sequence')
     parser.add_argument('--size', type=int, default=64,
