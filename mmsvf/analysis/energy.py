@@ -25,7 +25,8 @@ from .counter import OperationCounter, match_layer
 
 __all__ = [
     'ENERGY_PRESETS', 'resolve_energy_constants', 'EnergyReport',
-    'compute_energy', 'check_spike_driven', 'atomic_write'
+    'compute_energy', 'check_spike_driven', 'atomic_write',
+    'uniform_rate_for_energy'
 ]
 
 #: ``preset -> (E_MAC, E_AC)`` in pJ per operation
@@ -71,9 +72,36 @@ def resolve_energy_constants(preset: str = 'fp32',
     return e_mac, e_ac
 
 
-def _stem_names(counter: OperationCounter, stem) -> List[str]:
-    """Resolve stem patterns (or ``'auto'``) to layer names."""
+def _selected(counter: OperationCounter, include=None) -> list:
+    """Records of ``counter`` whose layer lies under one of ``include``.
+
+    ``include`` holds module paths (``backbone`` keeps ``backbone.*``) or
+    layer-name patterns (:func:`match_layer`); None keeps every record.
+    """
     records = counter.records()
+    if include is None:
+        return records
+    if isinstance(include, str):
+        include = [include]
+    include = list(include)
+    if not include:
+        raise ValueError('include needs at least one module path or pattern')
+    kept = [r for r in records if any(
+        r.name.startswith(p + '.') or match_layer(r.name, p)
+        for p in include)]
+    for p in include:
+        if not any(r.name.startswith(p + '.') or match_layer(r.name, p)
+                   for r in records):
+            tops = sorted({r.name.split('.')[0] for r in records})
+            raise ValueError(
+                f'include {p!r} matches no counted layer; top-level modules '
+                f'of the counted layers are: {", ".join(tops)}')
+    return kept
+
+
+def _stem_names(counter: OperationCounter, stem, include=None) -> List[str]:
+    """Resolve stem patterns (or ``'auto'``) to layer names."""
+    records = _selected(counter, include)
     if stem is None:
         return []
     if stem == 'auto':
@@ -96,7 +124,9 @@ def _stem_names(counter: OperationCounter, stem) -> List[str]:
 
 def check_spike_driven(counter: OperationCounter,
                        stem: Union[str, Sequence[str], None] = 'auto',
-                       strict: bool = False) -> List[Dict]:
+                       strict: bool = False,
+                       include: Optional[Sequence[str]] = None
+                       ) -> List[Dict]:
     """List every counted op whose input is not spikes, except the stem.
 
     Spikes are binary ``{0, 1}``, integer ``{0..D}`` / normalised
@@ -116,6 +146,8 @@ def check_spike_driven(counter: OperationCounter,
             spikes (``'spike-linear'``: RepConv / SepConv internals that fold
             into one spike-input conv at inference), i.e. demand spike values
             at every op literally.
+        include (Sequence[str], optional): check only the layers under
+            these module paths / patterns (e.g. ``['backbone']``).
 
     Returns:
         list[dict]: one entry per offending op (``name``, ``op``,
@@ -125,12 +157,12 @@ def check_spike_driven(counter: OperationCounter,
     if not counter.layers:
         raise RuntimeError('the counter has recorded no operation: run the '
                            'model inside the counter first')
-    stems = set(_stem_names(counter, stem))
+    stems = set(_stem_names(counter, stem, include))
     return [
         dict(name=r.name, op=r.op, module_type=r.module_type,
              input_kind=r.kind_str(),
              input_shape=list(r.input_shape) if r.input_shape else None)
-        for r in counter.records()
+        for r in _selected(counter, include)
         if r.name not in stems and not (
             r.strictly_spike_driven if strict else r.spike_driven)
     ]
@@ -153,6 +185,9 @@ class EnergyReport:
         spike_driven (dict, optional): purity check result
             (``passed``, ``violations``).
         meta (dict): free-form context (config, input shape, ...).
+        groups (dict): per top-level module (first component of the layer
+            name: ``backbone``, ``neck``, ``decode_head`` ...) the sums
+            ``dense_macs``, ``macs``, ``sops``, ``energy_mj``.
     """
     mode: str
     preset: str
@@ -165,12 +200,14 @@ class EnergyReport:
     spike_driven: Optional[Dict] = None
     uncounted: Dict = field(default_factory=dict)
     meta: Dict = field(default_factory=dict)
+    groups: Dict = field(default_factory=dict)
 
     def to_dict(self) -> Dict:
         return dict(mode=self.mode, preset=self.preset,
                     e_mac_pj=self.e_mac_pj, e_ac_pj=self.e_ac_pj,
                     per='clip', num_clips=self.num_clips, stem=self.stem,
-                    total=self.total, layers=self.layers,
+                    total=self.total, groups=self.groups,
+                    layers=self.layers,
                     spike_driven=self.spike_driven,
                     uncounted=self.uncounted, meta=self.meta)
 
@@ -204,10 +241,22 @@ class EnergyReport:
         head = (f'mode={self.mode}  preset={self.preset}  '
                 f'E_MAC={self.e_mac_pj} pJ  E_AC={self.e_ac_pj} pJ  '
                 f'clips={self.num_clips}  (counts per clip)')
+        assumed = t.get('assumed_firing_rate')
+        if assumed is not None:
+            head += (f'\nASSUMED uniform firing rate {assumed:g} for every '
+                     'spike-driven op (SOPs = rate × dense MACs); NOT the '
+                     'measured rates shown in the rate column')
         lines = [head, tab.get_string()]
         lines.append(
-            f"energy {t['energy_mj']:.4g} mJ/clip; ANN reference (all dense "
-            f"MACs at E_MAC) {t['ann_energy_mj']:.4g} mJ/clip")
+            f"energy {t['energy_mj']:.4g} mJ/clip"
+            f"{' (at the assumed rate)' if assumed is not None else ''}; "
+            f"ANN reference (all dense MACs at E_MAC) "
+            f"{t['ann_energy_mj']:.4g} mJ/clip")
+        if t.get('effective_firing_rate') is not None:
+            lines.append(
+                f"spike-driven dense MACs {_human(t['spike_dense_macs'])}, "
+                f"effective (MAC-weighted) firing rate "
+                f"{t['effective_firing_rate']:.4g}")
         if self.spike_driven is not None:
             v = self.spike_driven['violations']
             lines.append('spike-driven check: ' + (
@@ -215,6 +264,11 @@ class EnergyReport:
                 f'{", ".join(self.stem) or "none"})' if not v else
                 f'FAILED, {len(v)} op(s) take non-spike input: ' +
                 ', '.join(f'{x["name"]} [{x["input_kind"]}]' for x in v)))
+        if len(self.groups) > 1:
+            lines.append('by module: ' + '; '.join(
+                f"{k} {_human(g['dense_macs'])} dense, "
+                f"{_human(g['macs'])} MACs + {_human(g['sops'])} SOPs = "
+                f"{g['energy_mj']:.4g} mJ" for k, g in self.groups.items()))
         if self.uncounted:
             lines.append('NOT counted: ' + ', '.join(
                 f'{k} ×{n}' for k, n in self.uncounted.items()))
@@ -283,7 +337,10 @@ def compute_energy(counter: OperationCounter, mode: str = 'snn',
                    e_ac: Optional[float] = None,
                    stem: Union[str, Sequence[str], None] = 'auto',
                    check: bool = True, strict: bool = False,
-                   meta: Optional[Dict] = None) -> EnergyReport:
+                   meta: Optional[Dict] = None,
+                   assume_firing_rate: Optional[float] = None,
+                   include: Optional[Sequence[str]] = None
+                   ) -> EnergyReport:
     """Turn a counter's records into an :class:`EnergyReport`.
 
     Args:
@@ -300,9 +357,25 @@ def compute_energy(counter: OperationCounter, mode: str = 'snn',
         check (bool): run :func:`check_spike_driven` into the report.
         strict (bool): strict purity check (see :func:`check_spike_driven`).
         meta (dict, optional): context stored in the report.
+        assume_firing_rate (float, optional): SNN mode only. Charge every
+            spike-driven (non-stem) op ``rate × dense MACs`` SOPs instead of
+            its measured SOPs: a *what-if* energy at an assumed uniform
+            firing rate (for integer spikes the mean integer value, up to
+            the largest level D of the model), e.g. to evaluate an untrained
+            network at the rates of a trained one. Real-valued-input ops stay
+            MACs. The report says so (``total.assumed_firing_rate``, table
+            header); measured per-layer rates are kept in ``firing_rate``.
+        include (Sequence[str], optional): account only for the layers under
+            these module paths / layer patterns (e.g. ``['backbone']`` for
+            the backbone of a segmentor without its conventional head); the
+            ``'auto'`` stem is then the first of those layers.
 
     Returns:
-        EnergyReport: per-clip per-layer rows and totals.
+        EnergyReport: per-clip per-layer rows and totals. Besides the
+        documented totals, ``total.spike_dense_macs`` is the dense MAC count
+        of the ops charged as SOPs and ``total.effective_firing_rate`` =
+        ``sops / spike_dense_macs`` (the MAC-weighted rate: the uniform rate
+        that gives the same energy).
     """
     if mode not in ('snn', 'ann'):
         raise ValueError(f'mode must be "snn" or "ann", got {mode!r}')
@@ -312,12 +385,24 @@ def compute_energy(counter: OperationCounter, mode: str = 'snn',
     if not counter.layers:
         raise RuntimeError('the counter has recorded no operation')
     e_mac, e_ac = resolve_energy_constants(preset, e_mac, e_ac)
-    stems = _stem_names(counter, stem)
+    if assume_firing_rate is not None:
+        if mode != 'snn':
+            raise ValueError('an assumed firing rate only applies to the SNN '
+                             'mode (the ANN reference has no SOPs)')
+        top = max(counter.levels, default=1)
+        rate = float(assume_firing_rate)
+        if not (math.isfinite(rate) and 0 <= rate <= top):
+            raise ValueError(
+                f'assumed firing rate must be in [0, {top}] (the largest '
+                f'spike level of the model), got {assume_firing_rate}')
+        assume_firing_rate = rate
+    stems = _stem_names(counter, stem, include)
+    records = _selected(counter, include)
     n = counter.num_clips
     layers = []
-    tot_dense = tot_macs = tot_sops = 0.0
+    tot_dense = tot_macs = tot_sops = tot_spike_dense = 0.0
     act = numel = 0.0
-    for r in counter.records():
+    for r in records:
         is_stem = r.name in stems
         if mode == 'ann':
             macs, sops = r.dense_macs, 0.0
@@ -325,6 +410,10 @@ def compute_energy(counter: OperationCounter, mode: str = 'snn',
             macs, sops = r.dense_macs, 0.0
         else:
             macs, sops = r.real_macs, r.sops
+            spike_dense = r.dense_macs - r.real_macs
+            tot_spike_dense += spike_dense
+            if assume_firing_rate is not None:
+                sops = assume_firing_rate * spike_dense
         energy = (e_mac * macs + e_ac * sops) * PJ_TO_MJ / n
         if r.numel and not is_stem:
             act += r.activity
@@ -347,17 +436,62 @@ def compute_energy(counter: OperationCounter, mode: str = 'snn',
         energy_mj=(e_mac * tot_macs + e_ac * tot_sops) * PJ_TO_MJ / n,
         ann_energy_mj=e_mac * tot_dense * PJ_TO_MJ / n,
         mean_firing_rate=(act / numel) if numel else None,
+        spike_dense_macs=tot_spike_dense / n,
+        effective_firing_rate=(tot_sops / tot_spike_dense
+                               if tot_spike_dense else None),
+        assumed_firing_rate=assume_firing_rate,
         num_layers=len(layers))
+    groups = {}
+    for row in layers:
+        g = groups.setdefault(row['name'].split('.')[0], dict(
+            dense_macs=0.0, macs=0.0, sops=0.0, energy_mj=0.0))
+        for key in g:
+            g[key] += row[key]
     spike = None
     if check:
-        violations = check_spike_driven(counter, stems, strict)
+        violations = check_spike_driven(counter, stems, strict, include)
         spike = dict(passed=not violations, strict=strict,
                      violations=violations)
     return EnergyReport(mode=mode, preset=preset, e_mac_pj=e_mac,
                         e_ac_pj=e_ac, num_clips=n, stem=stems, layers=layers,
                         total=total, spike_driven=spike,
                         uncounted=dict(counter.uncounted),
-                        meta=dict(meta or {}))
+                        meta=dict(meta or {}, include=list(include)
+                                  if include is not None else None),
+                        groups=groups)
+
+
+def uniform_rate_for_energy(report: EnergyReport,
+                            energy_mj: float) -> Optional[float]:
+    """Uniform firing rate at which a report's model costs ``energy_mj``.
+
+    Solves ``E_MAC·MACs + E_AC·r·spike_dense_macs = energy_mj`` for ``r``,
+    i.e. the firing rate that, applied to every spike-driven op of the
+    report (the stem and other real-input ops stay MACs), reproduces a given
+    energy, such as a paper's figure. It is a MAC-weighted mean rate; compare
+    it with ``total.effective_firing_rate``.
+
+    Args:
+        report (EnergyReport): an SNN-mode report.
+        energy_mj (float): target energy in mJ per clip.
+
+    Returns:
+        float | None: the rate; negative when the MAC part alone already
+        exceeds ``energy_mj``; None when the report has no spike-driven op.
+    """
+    if report.mode != 'snn':
+        raise ValueError('the firing rate for an energy needs an SNN-mode '
+                         'report')
+    energy_mj = float(energy_mj)
+    if not math.isfinite(energy_mj) or energy_mj < 0:
+        raise ValueError(f'target energy must be a finite non-negative '
+                         f'number of mJ, got {energy_mj}')
+    total = report.total
+    spike = total['spike_dense_macs'] * report.e_ac_pj
+    if not spike:
+        return None
+    fixed = total['macs'] * report.e_mac_pj
+    return (energy_mj / PJ_TO_MJ - fixed) / spike
 
 
 def atomic_write(path: str, write) -> None:

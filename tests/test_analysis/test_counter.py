@@ -381,3 +381,78 @@ def test_counter_errors_and_restores_attention_function():
         compute_energy(counter, preset='fp64')
     with pytest.raises(ValueError, match='E_AC'):
         compute_energy(counter, e_ac=-1)
+
+
+# ---------------------------------------------------------------------------
+# assumed firing rate, rate for a target energy, partial accounting
+# ---------------------------------------------------------------------------
+def _hand_set_counter():
+    counter = OperationCounter(HandSetToy().eval())
+    with counter:
+        counter.run(torch.randn(2, 3, 4, 8), num_clips=3)
+    return counter
+
+
+def test_assumed_firing_rate_and_rate_for_target_energy():
+    from mmsvf.analysis import uniform_rate_for_energy
+    counter = _hand_set_counter()
+    measured = compute_energy(counter)
+    t = measured.total
+    # spike-driven ops: fc (384 dense MACs) and conv (720); the stem is MACs
+    assert t['spike_dense_macs'] == 384 + 720
+    assert t['effective_firing_rate'] == pytest.approx(456 / 1104)
+    assert t['assumed_firing_rate'] is None
+    what_if = compute_energy(counter, assume_firing_rate=0.1)
+    w = what_if.total
+    assert w['assumed_firing_rate'] == 0.1
+    assert w['sops'] == pytest.approx(0.1 * 1104)
+    assert w['macs'] == 512 and w['dense_macs'] == t['dense_macs']
+    assert w['energy_mj'] == pytest.approx((4.6 * 512 + 0.9 * 110.4) * 1e-9)
+    rows = {r['name']: r for r in what_if.layers}
+    assert rows['fc']['sops'] == pytest.approx(38.4)
+    assert rows['fc']['firing_rate'] == 0.25  # the measured rate is kept
+    assert 'ASSUMED uniform firing rate 0.1' in what_if.table()
+    # the rate that reproduces an energy: exact inverse of the above
+    assert uniform_rate_for_energy(measured, w['energy_mj']) == \
+        pytest.approx(0.1)
+    assert uniform_rate_for_energy(measured, t['energy_mj']) == \
+        pytest.approx(t['effective_firing_rate'])
+    # below the stem's own energy: negative (unreachable)
+    assert uniform_rate_for_energy(measured, 1e-9) < 0
+    # binary spikes cannot fire at a rate above 1; the ANN has no SOPs
+    with pytest.raises(ValueError, match=r'\[0, 1\]'):
+        compute_energy(counter, assume_firing_rate=1.5)
+    with pytest.raises(ValueError, match='SNN mode'):
+        compute_energy(counter, mode='ann', assume_firing_rate=0.1)
+    with pytest.raises(ValueError, match='SNN-mode'):
+        uniform_rate_for_energy(compute_energy(counter, mode='ann'), 1.0)
+
+
+def test_assumed_rate_up_to_the_integer_level():
+    model = nn.Sequential(IntegerLIF(max_level=4, stateful=False),
+                          nn.Linear(4, 3, bias=False))
+    counter = OperationCounter(model)
+    with counter:
+        counter.run(torch.ones(2, 1, 4), num_clips=1)
+    report = compute_energy(counter, stem=None, assume_firing_rate=2.5)
+    assert report.total['sops'] == 2.5 * 24
+    with pytest.raises(ValueError, match=r'\[0, 4\]'):
+        compute_energy(counter, stem=None, assume_firing_rate=4.5)
+
+
+def test_include_accounts_for_part_of_the_model():
+    counter = _hand_set_counter()
+    full = compute_energy(counter)
+    assert set(full.groups) == {'stem', 'fc', 'conv'}
+    assert full.groups['fc']['sops'] == 96
+    part = compute_energy(counter, include=['fc', 'conv'])
+    # the auto stem is the first included op only when its input is real:
+    # fc takes spikes, so nothing is charged as MACs
+    assert part.stem == [] and part.total['macs'] == 0
+    assert part.total['dense_macs'] == 384 + 720
+    assert part.total['sops'] == 456
+    assert [r['name'] for r in part.layers] == ['fc', 'conv']
+    assert part.spike_driven['passed']
+    assert part.meta['include'] == ['fc', 'conv']
+    with pytest.raises(ValueError, match='matches no counted layer'):
+        compute_energy(counter, include=['backbone'])

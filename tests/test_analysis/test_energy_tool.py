@@ -106,6 +106,67 @@ def test_cli_end_to_end_on_toy_config(tool, tmp_path, capsys):
     assert (out / 'ann_energy.json').is_file()
 
 
+SEG_CONFIG = REPO / 'configs/segmentation/spikevideoformer/' \
+    'spikevideoformer-tiny_fpn_1xb4-t4_toy-vspw.py'
+
+
+def test_cli_on_a_video_segmentor(tool, tmp_path, capsys):
+    """Segmentors are counted as their test loop runs them: backbone over
+    all T frames, neck and head on the key frame only."""
+    reports = {}
+    for t in (1, 2):
+        reports[t] = tool.main([
+            str(SEG_CONFIG), '--input-shape', '1', '3', str(t), '32', '32',
+            '--check-spike-driven', '--target-energy', '1e-4', '--out',
+            str(tmp_path / f't{t}')])
+    one, two = (reports[t].groups for t in (1, 2))
+    assert set(one) == {'backbone', 'neck', 'decode_head'}
+    assert two['backbone']['dense_macs'] == 2 * one['backbone']['dense_macs']
+    assert two['neck']['dense_macs'] == one['neck']['dense_macs']
+    assert two['decode_head']['dense_macs'] == \
+        one['decode_head']['dense_macs']
+    # Semantic-FPN is a conventional head: real-valued input, charged as MACs
+    report = reports[2]
+    assert not report.spike_driven['passed']
+    assert {v['name'].split('.')[0]
+            for v in report.spike_driven['violations']} <= {'neck',
+                                                            'decode_head'}
+    assert report.total['macs'] > 0.5 * (one['neck']['dense_macs'] +
+                                         one['decode_head']['dense_macs'])
+    data = json.loads((tmp_path / 't2' / 'snn_energy.json').read_text())
+    assert data['groups']['backbone']['dense_macs'] == pytest.approx(
+        two['backbone']['dense_macs'])
+    assert data['total']['target_energy_mj'] == 1e-4
+    rate = data['total']['rate_for_target_energy']
+    t = data['total']
+    assert (4.6 * t['macs'] + 0.9 * rate * t['spike_dense_macs']) * 1e-9 \
+        == pytest.approx(1e-4)
+    capsys.readouterr()
+
+    # the backbone alone: spike-driven, its own stem, what-if at rate 0.2
+    bb = tool.main([
+        str(SEG_CONFIG), '--input-shape', '1', '3', '2', '32', '32',
+        '--only', 'backbone', '--check-spike-driven',
+        '--assume-firing-rate', '0.2', '--out', str(tmp_path / 'bb')])
+    printed = capsys.readouterr().out
+    assert 'ASSUMED uniform firing rate 0.2' in printed
+    assert bb.spike_driven['passed']
+    assert bb.stem == ['backbone.downsample1_1.encode_conv']
+    assert bb.total['dense_macs'] == pytest.approx(
+        two['backbone']['dense_macs'])
+    stem = bb.layers[0]['dense_macs']
+    assert bb.total['macs'] == stem
+    assert bb.total['sops'] == pytest.approx(
+        0.2 * (bb.total['dense_macs'] - stem))
+    assert (tmp_path / 'bb' / 'snn_assumed-rate-0.2_energy.json').is_file()
+    with pytest.raises(SystemExit):  # argparse: no what-if in ANN mode
+        tool.parse_args([str(SEG_CONFIG), '--ann',
+                         '--assume-firing-rate', '0.2'])
+    with pytest.raises(SystemExit, match='matches no counted layer'):
+        tool.main([str(SEG_CONFIG), '--input-shape', '1', '3', '1', '32',
+                   '32', '--only', 'nope', '--out', str(tmp_path / 'x')])
+
+
 def write_videos(root, num=3, frames=16, size=64):
     """A few random mp4 clips and a VideoDataset annotation file."""
     import cv2

@@ -9,10 +9,19 @@ at E_MAC (real-valued input: the stem), SOPs charged at E_AC, energy in mJ per
 clip. ``--ann`` charges every op as a dense MAC (the ANN reference; works on
 any mmaction2 model). ``--check-spike-driven`` lists every op whose input is
 not spikes (except the stem) and exits with status 1 when there is one.
+``--assume-firing-rate R`` evaluates the energy with every spike-driven op at
+the assumed uniform rate R instead of the measured rates (a what-if, labelled
+as such); ``--target-energy MJ`` reports the uniform firing rate at which the
+model would cost MJ per clip (e.g. a paper's figure).
+
+Video recognizers (mmaction) are counted up to the class logits; video
+segmentors (``mmsvf.VideoEncoderDecoder``) as in their test loop: the
+backbone over all T frames, neck and decode head on the key frame only.
 
 Outputs under ``--out`` (default ``work_dirs/energy/<config name>``):
 ``<mode>_energy.json``, ``<mode>_layers.csv`` and
-``<mode>_firing_rates.png`` (``mode`` = ``snn`` or ``ann``).
+``<mode>_firing_rates.png`` (``mode`` = ``snn`` or ``ann``;
+``snn_assumed-rate-R`` with ``--assume-firing-rate R``).
 
 Examples::
 
@@ -21,6 +30,8 @@ Examples::
     python tools/analysis/energy.py CONFIG --input-shape 1 3 8 224 224 --ann
     python tools/analysis/energy.py CONFIG --input-shape 1 3 8 224 224 \\
         --check-spike-driven --preset int8
+    python tools/analysis/energy.py CONFIG --input-shape 1 3 32 224 224 \\
+        --target-energy 412.1 --assume-firing-rate 0.2
 """
 import argparse
 import math
@@ -56,6 +67,15 @@ def parse_args(argv=None):
     parser.add_argument('--ann', action='store_true',
                         help='ANN reference: every op is a dense MAC')
     parser.add_argument(
+        '--assume-firing-rate', type=float, default=None, metavar='R',
+        help='what-if: charge every spike-driven op R x dense MACs SOPs '
+        'instead of the measured rates (R up to the largest integer spike '
+        'level D); the report is labelled as assumed')
+    parser.add_argument(
+        '--target-energy', type=float, default=None, metavar='MJ',
+        help='also report the uniform firing rate at which the model costs '
+        'MJ mJ per clip (stem and other real-input ops stay MACs)')
+    parser.add_argument(
         '--check-spike-driven', action='store_true',
         help='list every conv/linear/matmul whose input is not spikes '
         '(except the stem); exit status 1 if any')
@@ -69,13 +89,19 @@ def parse_args(argv=None):
         help='layer names (dotted suffixes or globs) that take real-valued '
         'input and are charged as MACs; default: the first op when its '
         'input is real-valued')
+    parser.add_argument(
+        '--only', nargs='+', default=None, metavar='MODULE',
+        help='account only for the layers under these module paths (e.g. '
+        '"backbone": a segmentor without its neck / decode head); the '
+        'default stem is then the first of those layers')
     parser.add_argument('--out', default=None,
                         help='output folder (default work_dirs/energy/'
                         '<config name>)')
     parser.add_argument('--device', default='cpu',
                         help='device to run on (default cpu)')
     parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the random clips (default 0)')
+                        help='seed of the random weights (no checkpoint) '
+                        'and of the random clips (default 0)')
     parser.add_argument('--max-rows', type=int, default=None,
                         help='rows of the terminal table (default all)')
     parser.add_argument(
@@ -84,6 +110,18 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.num_samples < 1:
         parser.error(f'--num-samples must be >= 1, got {args.num_samples}')
+    if args.ann and args.assume_firing_rate is not None:
+        parser.error('--assume-firing-rate applies to the SNN mode, not '
+                     'with --ann')
+    if args.assume_firing_rate is not None and not (
+            math.isfinite(args.assume_firing_rate)
+            and args.assume_firing_rate >= 0):
+        parser.error('--assume-firing-rate must be a non-negative number, '
+                     f'got {args.assume_firing_rate}')
+    if args.target_energy is not None and not (
+            math.isfinite(args.target_energy) and args.target_energy >= 0):
+        parser.error('--target-energy must be a non-negative number of mJ, '
+                     f'got {args.target_energy}')
     if args.input_shape is not None and (
             len(args.input_shape) not in (4, 5)
             or min(args.input_shape) < 1):
@@ -120,6 +158,11 @@ def _is_recognizer(model):
     return isinstance(model, BaseRecognizer)
 
 
+def _is_video_segmentor(model):
+    from mmsvf.models.segmentors import VideoEncoderDecoder
+    return isinstance(model, VideoEncoderDecoder)
+
+
 def _num_clips(model, inputs):
     """Network clips in a preprocessed batch (views of a sample count)."""
     fmt = getattr(getattr(model, 'data_preprocessor', None), 'format_shape',
@@ -135,9 +178,12 @@ def random_batches(model, shape, num_samples, device, seed=0):
     mmaction recognizers get random 0..255 frames through their data
     preprocessor (``B C T H W`` → per sample ``1 C T H W`` for NCTHW,
     ``T C H W`` for NCHW) and run up to the class logits
-    (``mode='tensor', stage='head'``); other models get a standard-normal
-    tensor of exactly ``shape`` (``model(x, mode='tensor')`` for mmengine models,
-    ``model(x)`` otherwise).
+    (``mode='tensor', stage='head'``); ``mmsvf.VideoEncoderDecoder``
+    segmentors get random 0..255 clips ``T C H W`` through their data
+    preprocessor and run their test-time inference (``mode='predict'``:
+    backbone over the clip, neck and head on the key frame); other models get
+    a standard-normal tensor of exactly ``shape`` (``model(x, mode='tensor')``
+    for mmengine models, ``model(x)`` otherwise).
     """
     import torch
     from mmengine.model import BaseModel
@@ -160,6 +206,17 @@ def random_batches(model, shape, num_samples, device, seed=0):
                 dict(inputs=inputs, data_samples=None), False)
             yield dict(inputs=data['inputs'], data_samples=None,
                        mode='tensor', stage='head'), b
+        elif _is_video_segmentor(model):
+            if len(shape) != 5:
+                raise SystemExit('--input-shape for a video segmentor is '
+                                 f'B C T H W, got {list(shape)}')
+            b, c, t, h, w = shape
+            clips = torch.randint(0, 256, (b, t, c, h, w), generator=gen,
+                                  dtype=torch.uint8)
+            data = model.data_preprocessor(
+                dict(inputs=list(clips), data_samples=None), False)
+            yield dict(inputs=data['inputs'], data_samples=None,
+                       mode='predict'), b
         else:
             x = torch.randn(*shape, generator=gen).to(device)
             if isinstance(model, BaseModel):
@@ -205,6 +262,8 @@ def dataset_batches(model, cfg, num_samples, config_path):
                       mode='tensor')
         if _is_recognizer(model):
             kwargs['stage'] = 'head'  # backbone + neck + cls_head logits
+        elif _is_video_segmentor(model):
+            kwargs['mode'] = 'predict'  # the test loop: key frame decoded
         yield kwargs, _num_clips(model, inputs)
         seen += len(data.get('data_samples') or inputs)
         batch = next(iterator, None)
@@ -217,11 +276,13 @@ def main(argv=None):
     import mmsvf  # noqa: F401  (applies the upstream workarounds)
     import torch
 
-    from mmsvf.analysis import OperationCounter, compute_energy
+    from mmsvf.analysis import (OperationCounter, compute_energy,
+                                uniform_rate_for_energy)
     from mmsvf.utils import config_stem, load_tool_config
 
     cfg = load_tool_config(args.config, args.cfg_options)
 
+    torch.manual_seed(args.seed)  # random weights are reproducible too
     model = build_model(cfg, args.checkpoint, args.device)
     if args.input_shape is not None:
         batches = random_batches(model, tuple(args.input_shape),
@@ -252,16 +313,26 @@ def main(argv=None):
         report = compute_energy(counter, mode=mode, preset=args.preset,
                                 e_mac=args.e_mac, e_ac=args.e_ac,
                                 stem=args.stem or 'auto', strict=args.strict,
-                                meta=meta)
-    except ValueError as err:  # unknown stem name, bad energy value
+                                meta=meta,
+                                assume_firing_rate=args.assume_firing_rate,
+                                include=args.only)
+    except ValueError as err:  # unknown stem name, bad energy value or rate
         raise SystemExit(str(err))
+    if args.target_energy is not None:
+        if mode != 'snn':
+            raise SystemExit('--target-energy needs the SNN mode (no --ann)')
+        rate = uniform_rate_for_energy(report, args.target_energy)
+        report.total['target_energy_mj'] = args.target_energy
+        report.total['rate_for_target_energy'] = rate
 
     out = args.out or osp.join(
         'work_dirs', 'energy', config_stem(args.config))
     os.makedirs(out, exist_ok=True)
-    files = dict(json=osp.join(out, f'{mode}_energy.json'),
-                 csv=osp.join(out, f'{mode}_layers.csv'),
-                 png=osp.join(out, f'{mode}_firing_rates.png'))
+    tag = mode if args.assume_firing_rate is None else \
+        f'{mode}_assumed-rate-{args.assume_firing_rate:g}'
+    files = dict(json=osp.join(out, f'{tag}_energy.json'),
+                 csv=osp.join(out, f'{tag}_layers.csv'),
+                 png=osp.join(out, f'{tag}_firing_rates.png'))
     report.write_json(files['json'])
     report.write_csv(files['csv'])
     report.write_firing_rate_png(
@@ -273,6 +344,19 @@ def main(argv=None):
         text = '\n'.join(line for line in text.splitlines()
                          if not line.startswith('spike-driven check'))
     print(text)
+    if args.target_energy is not None:
+        rate = report.total['rate_for_target_energy']
+        if rate is None:
+            print(f'target {args.target_energy:g} mJ: the model has no '
+                  'spike-driven op')
+        elif rate < 0:
+            print(f'target {args.target_energy:g} mJ: unreachable, the '
+                  'real-valued-input ops alone cost '
+                  f"{report.total['macs'] * report.e_mac_pj * 1e-9:.4g} mJ")
+        else:
+            print(f'target {args.target_energy:g} mJ/clip is reached at a '
+                  f'uniform firing rate of {rate:.4g} (measured effective '
+                  f"rate {report.total['effective_firing_rate'] or 0:.4g})")
     print('wrote ' + ', '.join(files.values()))
     report.meta['files'] = files
     return report
