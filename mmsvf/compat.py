@@ -259,6 +259,20 @@ def unsafe_checkpoint_message(
     Returns:
         str: The message.
     """
+    if 'argparse.Namespace' in reason:
+        # what the official Meta-SpikeFormer / SpikeVideoFormer training
+        # scripts store next to the weights: the converters read it safely
+        return (
+            f'Refused to load checkpoint "{path}" directly: it holds an '
+            f'argparse.Namespace ({reason.strip()}), as the official '
+            'Meta-SpikeFormer / SpikeVideoFormer training scripts save their '
+            '`args` next to the weights in the official key layout. mmsvf '
+            'models need the converted layout (`backbone.` prefix, '
+            '`attn_bn` filled in); the converter reads this file safely '
+            '(weights_only=True, Namespace allowed, no --unsafe-load '
+            'needed):\n'
+            f'    python {converter} "{path}" OUT.pth --task TASK\n'
+            'and use OUT.pth in init_cfg / load_from.')
     return (
         f'Refused to load checkpoint "{path}": it is not a plain weights '
         'file. torch.load(weights_only=True) stopped because the pickle '

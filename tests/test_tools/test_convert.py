@@ -11,7 +11,8 @@ from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_checkpoint
 
 from mmsvf.models.utils.checkpoint_convert import (UnsafeCheckpointError,
-                                                   convert_mmsvf_to_official)
+                                                   convert_mmsvf_to_official,
+                                                   load_checkpoint_file)
 from mmsvf.utils import register_all_modules
 
 from mmsvf_test_utils import load_script
@@ -223,3 +224,108 @@ def build_tiny_backbone_state():
         backbone = SpikeVideoFormer(embed_dims=[16, 32, 64, 64],
                                     depths=(2, 1), num_heads=2)
     return {f'backbone.{k}': v for k, v in backbone.state_dict().items()}
+
+
+TOY_SEG_CFG = REPO / ('configs/segmentation/spikevideoformer/'
+                      'spikevideoformer-tiny_fpn_1xb4-t4_toy-vspw.py')
+TOY_POSE_CFG = REPO / ('configs/pose/spikevideoformer/'
+                       'spikevideoformer-tiny_1xb4-t4_toy-mmhpsd.py')
+
+
+def v2_style_file(path, seed, in_channels=3):
+    """A Meta-SpikeFormer-style file (no attn_bn, 1000-class head + head_kd)
+    for the (1, 1)-deep toy backbones; returns the mmsvf backbone."""
+    from mmengine.registry import DefaultScope
+
+    from mmsvf.models.backbones import SpikeVideoFormer
+    torch.manual_seed(seed)
+    with DefaultScope.overwrite_default_scope('mmsvf'):
+        backbone = SpikeVideoFormer(embed_dims=[16, 32, 64, 64],
+                                    depths=(1, 1), num_heads=2,
+                                    in_channels=in_channels)
+    state = {k: v for k, v in backbone.state_dict().items()
+             if '.attn_bn.' not in k}
+    for name in ('head', 'head_kd'):
+        state[f'{name}.weight'] = torch.randn(1000, 64)
+        state[f'{name}.bias'] = torch.randn(1000)
+    torch.save({'model': state, 'args': argparse.Namespace(epochs=200)},
+               path)
+    return backbone
+
+
+@pytest.mark.skipif(not TOY_SEG_CFG.is_file(), reason='no toy seg config')
+def test_segmentation_config_target_and_init_cfg(tmp_path):
+    source = v2_style_file(tmp_path / 'v2.pth', seed=6)
+    dst = tmp_path / 'seg.pth'
+    report = load_tool('convert_metaspikformer').main([
+        str(tmp_path / 'v2.pth'), str(dst), '--task', 'segmentation',
+        '--config', str(TOY_SEG_CFG)
+    ])
+    assert report.clean and report.target == f'model of {TOY_SEG_CFG}'
+    assert sorted(report.attn_bn_initialised) == sorted(
+        f'backbone.{k}' for k in source.state_dict() if '.attn_bn.' in k)
+    assert set(report.dropped) == {'head.weight', 'head.bias',
+                                   'head_kd.weight', 'head_kd.bias'}
+    assert {k.split('.')[0] for k in report.task_keys_left} == {
+        'neck', 'decode_head'}
+
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(str(TOY_SEG_CFG))
+    cfg.model.backbone.init_cfg = dict(
+        type='Pretrained', checkpoint=str(dst), prefix='backbone.')
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    loaded = model.backbone.state_dict()
+    assert set(loaded) == set(source.state_dict())
+    for key, value in source.state_dict().items():
+        if '.attn_bn.' not in key:
+            assert torch.equal(loaded[key], value), key
+
+
+@pytest.mark.skipif(not TOY_POSE_CFG.is_file(), reason='no toy pose config')
+def test_pose_config_without_smpl_file_compares_the_backbone(tmp_path,
+                                                            capsys):
+    # the SMPL body file is licence-gated; the converter must not need it
+    v2_style_file(tmp_path / 'v2.pth', seed=7)
+    dst = tmp_path / 'pose.pth'
+    report = load_tool('convert_metaspikformer').main([
+        str(tmp_path / 'v2.pth'), str(dst), '--task', 'pose', '--config',
+        str(TOY_POSE_CFG), '--cfg-options',
+        f'model.head.smpl_cfg.model_path={tmp_path / "absent_smpl.npz"}'
+    ])
+    assert report.target.startswith(f'backbone of {TOY_POSE_CFG} only')
+    assert 'SMPL model file not found' in report.target
+    assert 'full model could not be built' in capsys.readouterr().err
+    assert report.clean and len(report.attn_bn_initialised) == 2 * 5
+    stem = 'backbone.downsample1_1.encode_conv.weight'
+    assert list(report.adapted) == [stem]  # grey-scale target
+
+    from mmengine.registry import DefaultScope
+
+    from mmsvf.models.backbones import SpikeVideoFormer
+    with DefaultScope.overwrite_default_scope('mmsvf'):
+        grey = SpikeVideoFormer(embed_dims=[16, 32, 64, 64], depths=(1, 1),
+                                num_heads=2, in_channels=1)
+    state = torch.load(dst, weights_only=True)['state_dict']
+    grey.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()},
+                         strict=True)
+    rgb = load_checkpoint_file(str(tmp_path / 'v2.pth'))['model']
+    assert torch.equal(state[stem], rgb['downsample1_1.encode_conv.weight']
+                       .sum(dim=1, keepdim=True))
+
+
+def test_official_file_in_init_cfg_points_to_the_converter(tmp_path):
+    # an official file (args: Namespace) given straight to init_cfg: refused
+    # with the safe way out, which then works without --unsafe-load
+    src = tmp_path / 'official.pth'
+    v2_style_file(src, seed=8)
+    holder = BaseModule()
+    with pytest.raises(UnsafeCheckpointError) as info:
+        load_checkpoint(holder, str(src), map_location='cpu')
+    message = str(info.value)
+    assert 'argparse.Namespace' in message and str(src) in message
+    assert 'no --unsafe-load needed' in message
+    report = load_tool('convert_metaspikformer').main(
+        [str(src), str(tmp_path / 'out.pth'), '--task', 'backbone'])
+    assert report.clean and len(report.attn_bn_initialised) == 2 * 5

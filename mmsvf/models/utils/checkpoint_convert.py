@@ -45,12 +45,11 @@ from mmsvf.compat import (UnsafeCheckpointError, unpickling_reason,
                           unsafe_checkpoint_message)
 
 __all__ = [
-    'UnsafeCheckpointError', 'ConversionReport', 'BACKBONE_MODULES',
-    'TASKS', 'load_checkpoint_file', 'extract_state_dict',
-    'infer_backbone_config', 'backbone_target_shapes',
-    'config_target_shapes', 'fresh_bn_state', 'convert_official_to_mmsvf',
-    'convert_mmsvf_to_official', 'save_checkpoint_atomic', 'convert_file',
-    'refusal_hint', 'run_cli'
+    'UnsafeCheckpointError', 'ConversionReport', 'BACKBONE_MODULES', 'TASKS',
+    'load_checkpoint_file', 'extract_state_dict', 'infer_backbone_config',
+    'backbone_target_shapes', 'config_target_shapes', 'config_backbone_shapes',
+    'fresh_bn_state', 'convert_official_to_mmsvf', 'convert_mmsvf_to_official',
+    'save_checkpoint_atomic', 'convert_file', 'refusal_hint', 'run_cli'
 ]
 
 #: top-level module names of the backbone in official checkpoints (SPEC §3.8)
@@ -304,6 +303,39 @@ def config_target_shapes(config, cfg_options: Optional[dict] = None
                          '`model` field')
     model_cfg = cfg.model.copy() if hasattr(cfg.model, 'copy') else cfg.model
     return _build_model_shapes(model_cfg, cfg.get('default_scope', None))
+
+
+def config_backbone_shapes(config, cfg_options: Optional[dict] = None
+                           ) -> 'OrderedDict[str, torch.Size]':
+    """Key → shape of a config's backbone alone (``model.backbone``).
+
+    The fallback target when the full task model cannot be built here, e.g.
+    a pose config whose licence-gated SMPL file is not on this machine (the
+    SMPL buffers are not part of the state dict, so the backbone is all the
+    converter needs).
+
+    Args:
+        config (str | mmengine.Config): A config file or object.
+        cfg_options (dict, optional): Overrides merged into the config.
+
+    Returns:
+        OrderedDict: ``'backbone.<key>'`` → shape.
+
+    Raises:
+        ValueError: the config has no ``model.backbone``.
+    """
+    from mmengine.config import Config
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    backbone = cfg.get('model', {}).get('backbone', None)
+    if not backbone:
+        raise ValueError(f'config {getattr(cfg, "filename", config)} has no '
+                         '`model.backbone` field')
+    backbone = backbone.copy() if hasattr(backbone, 'copy') else backbone
+    shapes = _build_model_shapes(backbone, cfg.get('default_scope', None))
+    return OrderedDict(
+        (BACKBONE_PREFIX + k, v) for k, v in shapes.items())
 
 
 def fresh_bn_state(num_features: int, dtype=torch.float32
@@ -656,8 +688,24 @@ def convert_file(src: str,
     state, container = extract_state_dict(checkpoint, src)
     target, desc = None, ''
     if config is not None:
-        target = config_target_shapes(config, cfg_options)
-        desc = f'model of {config}'
+        try:
+            target = config_target_shapes(config, cfg_options)
+            desc = f'model of {config}'
+        except Exception as err:  # noqa: BLE001 - reported, then fallback
+            # e.g. a pose model needs the licence-gated SMPL file to be
+            # built; its state dict (and so the mapping) does not
+            try:
+                target = config_backbone_shapes(config, cfg_options)
+            except Exception:
+                raise err
+            # first sentence of the first line, e.g. 'SMPL model file not
+            # found: "data/smpl/SMPL_MALE.pkl"'
+            reason = (str(err).strip().splitlines() or [''])[0]
+            reason = reason.split('. ', 1)[0][:160]
+            desc = (f'backbone of {config} only (the full model could not '
+                    f'be built here: {type(err).__name__}: {reason}); '
+                    'backbone.* keys are compared, task keys are not')
+            print(f'warning: {desc}', file=sys.stderr)
     elif num_classes is not None and task == 'recognition':
         source = _strip_backbone_prefix(state)
         cfg = infer_backbone_config(source, src)
