@@ -11,8 +11,19 @@ defaults: tau 2, hard reset to 0, sigmoid surrogate) with each backend:
 * optionally ``numba`` or ``inductor`` (``--backends``; compile time is spent
   in the warm-up).
 
-and the memory-bound floor: one elementwise pass over the same ``[T, N]``
-tensor (``torch.mul(x, 2.0, out=preallocated)``). Times are the best of
+and two yardsticks:
+
+* ``floor`` — the memory-bound floor: one elementwise pass over the same
+  ``[T, N]`` tensor (``torch.mul(x, 2.0, out=preallocated)``);
+* ``traffic`` — the memory traffic that any forward + backward must do, with
+  no arithmetic: forward reads ``X`` and writes ``S``, backward reads the
+  saved ``[T, N]`` tensor and ``dL/dS`` and writes ``dL/dX`` (two elementwise
+  torch ops into preallocated outputs). No implementation can beat it, so
+  ``traffic / floor`` bounds what ``default / floor`` can reach.
+
+The default path's page faults per call (``getrusage`` minor faults; fresh
+output tensors, see docs/speed_and_memory.md) are printed too. Times are the
+best of
 ``--repeats`` rounds after ``--warmup`` rounds; each round runs every entry
 once, round-robin (the floor five times), so bursts of load from other
 processes hit all columns alike, and the minimum is the least disturbed
@@ -29,6 +40,7 @@ Examples::
     python tools/analysis/benchmark_neurons.py --quick   # seconds, for CI
 """
 import argparse
+import statistics
 import time
 
 import torch
@@ -116,6 +128,33 @@ def floor_step(x):
     return lambda: torch.mul(x, 2.0, out=out)
 
 
+def traffic_step(x, grad):
+    """The memory traffic of a forward + backward, into preallocated outputs:
+    read X, write S; read X (saved) and dL/dS, write dL/dX."""
+    spikes, grad_x = torch.empty_like(x), torch.empty_like(x)
+
+    def run():
+        torch.mul(x, 2.0, out=spikes)
+        torch.add(x, grad, out=grad_x)
+
+    return run
+
+
+def page_faults_per_call(fn, calls=5):
+    """Median minor page faults of one ``fn()`` call (None off Linux/Unix)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    counts = []
+    for _ in range(calls):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        fn()
+        counts.append(
+            resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return int(statistics.median(counts))
+
+
 def benchmark(args):
     """Time every backend and the floor for each T.
 
@@ -132,11 +171,13 @@ def benchmark(args):
         grad = torch.randn(T, args.neurons, generator=gen).to(dtype)
         fns = {b: lif_step(x, grad, b) for b in args.backends}
         fns['floor'] = floor_step(x.detach())
+        fns['traffic'] = traffic_step(x.detach(), grad)
         # the floor is short: several tries per round
         clock = time.process_time if args.timer == 'cpu' else \
             time.perf_counter
         row = dict(T=T, **best_times(fns, args.repeats, args.warmup,
                                      tries={'floor': 5}, clock=clock))
+        row['faults'] = page_faults_per_call(fns[DEFAULT])
         rows.append(row)
     return rows
 
@@ -145,7 +186,7 @@ def format_report(args, rows):
     """The table and the per-T ratio lines, as text."""
     sample = torch.empty(1, 1, dtype=getattr(torch, args.dtype))
     resolved = _resolve_backend(DEFAULT, sample)
-    cols = list(args.backends) + ['floor']
+    cols = list(args.backends) + ['floor', 'traffic']
     lines = [
         f'LIF forward+backward, N = {args.neurons} neurons, {args.dtype}, '
         f'{torch.get_num_threads()} threads, best of {args.repeats} '
@@ -161,9 +202,14 @@ def format_report(args, rows):
                      f'{speedup:>17.1f}x{over_floor:>16.1f}x')
     lines.append('')
     for row in rows:
+        faults = '' if row.get('faults') is None else \
+            f', page faults per default call: {row["faults"]}'
         lines.append(f'T = {row["T"]:>2}: default vs naive: '
                      f'{row[NAIVE] / row[DEFAULT]:.1f}x, default / floor: '
-                     f'{row[DEFAULT] / row["floor"]:.1f}x')
+                     f'{row[DEFAULT] / row["floor"]:.1f}x (memory traffic '
+                     f'alone: {row["traffic"] / row["floor"]:.1f}x; default '
+                     f'/ traffic: {row[DEFAULT] / row["traffic"]:.1f}x)'
+                     f'{faults}')
     return '\n'.join(lines)
 
 
