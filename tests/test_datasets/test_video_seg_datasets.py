@@ -197,15 +197,20 @@ def _write_city_sequence(root, frames, annotated, size=(16, 32)):
                  '_gtFine_labelTrainIds.png'), mask)
 
 
-def test_cityscapes_seq_sampling(tmp_path):
-    _write_city_sequence(tmp_path, range(10, 20), 19)
-    kwargs = dict(
-        data_root=str(tmp_path),
+def _city_kwargs(root):
+    """Dataset arguments for a sequence written by _write_city_sequence."""
+    return dict(
+        data_root=str(root),
         data_prefix=dict(
             img_path='leftImg8bit_sequence/val', seg_map_path='gtFine/val'),
         pipeline=[LoadClipFromFiles(),
                   LoadClipAnnotations(),
                   PackClipSegInputs()])
+
+
+def test_cityscapes_seq_sampling(tmp_path):
+    _write_city_sequence(tmp_path, range(10, 20), 19)
+    kwargs = _city_kwargs(tmp_path)
     ds = CityscapesSeqDataset(clip_len=4, **kwargs)
     assert len(ds) == 1 and len(ds.metainfo['classes']) == 19
     out = ds[0]
@@ -230,14 +235,7 @@ def test_cityscapes_seq_key_frame_offset(tmp_path):
     # key_frame_index = clip_len - 1 - offset
     _write_city_sequence(tmp_path, range(10, 24), 19)
     ds = CityscapesSeqDataset(
-        clip_len=4,
-        key_frame_index=1,
-        data_root=str(tmp_path),
-        data_prefix=dict(
-            img_path='leftImg8bit_sequence/val', seg_map_path='gtFine/val'),
-        pipeline=[LoadClipFromFiles(),
-                  LoadClipAnnotations(),
-                  PackClipSegInputs()])
+        clip_len=4, key_frame_index=1, **_city_kwargs(tmp_path))
     out = ds[0]
     assert out['inputs'][:, 0, 0, 0].tolist() == [18, 19, 20, 21]
     sample = out['data_samples']
