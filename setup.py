@@ -44,7 +44,7 @@ def parse_requirements(*names):
 
 
 def add_mim_extension():
-    """Ship configs/, tools/ and demo/ inside the package as ``mmsvf/.mim``.
+    """Ship configs/, tools/, demo/ and model-index.yml as ``mmsvf/.mim``.
 
     Symlinks for editable installs, copies for wheels/sdists (as mmyolo), so
     ``_base_ = 'mmsvf::...'`` and ``mim train mmsvf`` work after any install.
@@ -58,7 +58,7 @@ def add_mim_extension():
         return
     mim_path = osp.join(HERE, 'mmsvf', '.mim')
     os.makedirs(mim_path, exist_ok=True)
-    for name in ('configs', 'tools', 'demo'):
+    for name in ('configs', 'tools', 'demo', 'model-index.yml'):
         src = osp.join(HERE, name)
         dst = osp.join(mim_path, name)
         if not osp.exists(src):
@@ -71,7 +71,10 @@ def add_mim_extension():
             os.symlink(osp.relpath(src, mim_path), dst)
         else:
             try:
-                shutil.copytree(src, dst)
+                if osp.isdir(src):
+                    shutil.copytree(src, dst)
+                else:
+                    shutil.copyfile(src, dst)
             except OSError as err:  # pragma: no cover
                 warnings.warn(f'cannot copy {src} into .mim: {err}')
 

@@ -24,6 +24,17 @@ checkpoints                    and scalars); loading stays ``weights_only=True``
                                third-party pickles that run code are still refused,
                                now with :class:`UnsafeCheckpointError` naming the
                                file and the converter's ``--unsafe-load``.
+mmengine's ``pkg::cfg`` syntax register ``'mmsvf'`` in mmengine's package table
+knows a fixed list of          (``MODULE2PACKAGE``), so ``_base_ = 'mmsvf::...'``
+packages (``MODULE2PACKAGE``)  resolves to the configs shipped in ``mmsvf/.mim``,
+and gives a package's configs  read like a local base file: mmsvf configs name
+the package's registry scope   their scope themselves (``default_scope`` mmaction /
+                               mmseg / mmpose, ``mmsvf.`` prefixes).
+mmengine's                     where that folder is missing, Config asks the import
+``get_installed_path`` joins   system for the package's folder instead.
+site-packages and the name: a
+missing folder for an editable
+(PEP 660) install
 CPU DDP: mmengine calls        :func:`cpu_distributed_setup` initialises gloo and sets
 ``torch.cuda.set_device`` and  ``device_ids=None`` (used by ``tools/train.py``).
 passes ``device_ids``
@@ -45,7 +56,9 @@ import torch
 __all__ = [
     'MissingCompiledOpError', 'apply_all', 'applied', 'drn_placeholder_needed',
     'mmcv_ext_stub_needed', 'torchvision_placeholder_needed',
-    'weights_only_fix_needed', 'check_versions', 'cpu_distributed_setup',
+    'weights_only_fix_needed', 'config_package_needed',
+    'installed_path_fix_needed', 'check_versions',
+    'cpu_distributed_setup',
     'UnsafeCheckpointError', 'unsafe_checkpoint_message'
 ]
 
@@ -434,6 +447,76 @@ def check_versions(warn=True):
     return outside
 
 
+def config_package_needed():
+    """True when mmengine's ``pkg::path`` config syntax does not know mmsvf.
+
+    mmengine resolves ``'mmdet::...'`` style paths (``_base_``,
+    ``mmengine.hub.get_config``) only for the packages in its hard-coded
+    ``MODULE2PACKAGE`` table and asserts "mmengine does not support to load
+    mmsvf config" for any other.
+    """
+    from mmengine.config import utils as config_utils
+    return 'mmsvf' not in config_utils.MODULE2PACKAGE
+
+
+def _apply_config_package():
+    # the module name and the pip package name are both ``mmsvf``; the
+    # configs live in mmsvf/.mim/configs (setup.py), where mmengine looks
+    from mmengine.config import Config
+    from mmengine.config import utils as config_utils
+    config_utils.MODULE2PACKAGE['mmsvf'] = 'mmsvf'
+    original = Config._get_cfg_path
+
+    def _get_cfg_path(cfg_path, filename):
+        path, scope = original(cfg_path, filename)
+        # mmengine would put ``_scope_='mmsvf'`` on the base's typed dicts
+        # (the model, the datasets...), but their unprefixed types are
+        # mmaction / mmseg / mmpose types (the base's default_scope)
+        return path, (None if scope == 'mmsvf' else scope)
+
+    _get_cfg_path.__wrapped__ = original
+    Config._get_cfg_path = staticmethod(_get_cfg_path)
+
+
+def installed_path_fix_needed():
+    """True when mmengine's ``get_installed_path('mmsvf')`` names a missing
+    folder.
+
+    mmengine joins the distribution's location with the package name. After
+    ``pip install -e .`` (a PEP 660 editable install) that location is
+    site-packages, while the code, and ``mmsvf/.mim`` with the configs, stay
+    in the checkout; ``mmsvf::`` configs would be looked up where nothing is.
+    """
+    # mmengine's own answer, without its slow pkg_resources import: the
+    # distribution's location joined with the package name
+    from importlib import metadata
+    try:
+        dist = metadata.distribution('mmsvf')
+    except metadata.PackageNotFoundError:  # run from a checkout: no dist
+        return False
+    return not osp.isdir(str(dist.locate_file('mmsvf')))
+
+
+def _apply_installed_path_fix():
+    from mmengine.config import config as config_module
+    from mmengine.hub import hub as hub_module
+    original = config_module.get_installed_path
+
+    def get_installed_path(package):
+        path = original(package)
+        if osp.isdir(path):
+            return path
+        try:  # the module name mmengine derived (the path's last part)
+            return _package_dir(osp.basename(path))
+        except Exception:  # noqa: BLE001 - keep mmengine's answer
+            return path
+
+    get_installed_path.__wrapped__ = original
+    # the two modules that resolve ``pkg::`` config paths
+    config_module.get_installed_path = get_installed_path
+    hub_module.get_installed_path = get_installed_path
+
+
 _WORKAROUNDS = [
     ('mmaction-drn-placeholder', drn_placeholder_needed,
      _apply_drn_placeholder),
@@ -442,6 +525,10 @@ _WORKAROUNDS = [
      _apply_torchvision_placeholder),
     ('mmengine-weights-only', weights_only_fix_needed,
      _apply_weights_only_fix),
+    ('mmengine-config-package', config_package_needed,
+     _apply_config_package),
+    ('mmengine-editable-install-path', installed_path_fix_needed,
+     _apply_installed_path_fix),
 ]
 
 

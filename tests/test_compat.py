@@ -26,11 +26,15 @@ from mmsvf import compat
 
 
 def test_all_workarounds_applied_on_pinned_stack():
-    # the pinned stack has all four defects, so import mmsvf applied all four
+    # the pinned stack has all these defects, so import mmsvf applied them;
+    # the last one only for an editable install (the README's)
+    editable = ['mmengine-editable-install-path'
+                ] if compat.installed_path_fix_needed() else []
     assert compat.applied == [
         'mmaction-drn-placeholder', 'mmcv-ext-stub',
-        'mmpose-torchvision-placeholder', 'mmengine-weights-only'
-    ]
+        'mmpose-torchvision-placeholder', 'mmengine-weights-only',
+        'mmengine-config-package'
+    ] + editable
     assert compat.drn_placeholder_needed()
     assert compat.weights_only_fix_needed()
     # apply_all is idempotent: nothing new, same list
@@ -328,9 +332,13 @@ def test_apply_all_patches_nothing_when_defects_absent(tmp_path,
         (name, needed, lambda name=name: calls.append(name))
         for name, needed, _ in compat._WORKAROUNDS
     ])
+    from mmengine.config import utils as config_utils
     # defects present (the pinned stack, with the stubs taken away)
     monkeypatch.delitem(sys.modules, 'mmcv._ext')
     monkeypatch.delitem(sys.modules, 'mmpose.visualization.simcc_vis')
+    monkeypatch.delitem(config_utils.MODULE2PACKAGE, 'mmsvf')
+    monkeypatch.setattr(importlib.metadata, 'distribution',
+                        lambda name: _FakeDist(tmp_path / 'site-packages'))
     assert compat.apply_all() == [name for name, _, _ in compat._WORKAROUNDS]
     assert calls == compat.applied
     # defects absent
@@ -346,8 +354,89 @@ def test_apply_all_patches_nothing_when_defects_absent(tmp_path,
         checkpoint, 'load_from_local',
         lambda filename, map_location: torch.load(  # noqa: E731
             filename, map_location=map_location, weights_only=True))
+    monkeypatch.setitem(config_utils.MODULE2PACKAGE, 'mmsvf', 'mmsvf')
+    (tmp_path / 'site-packages' / 'mmsvf').mkdir(parents=True)
     assert compat.apply_all() == []
     assert calls == []
+
+
+class _FakeDist:
+    """An importlib.metadata distribution installed under ``location``."""
+
+    def __init__(self, location):
+        self.location = location
+
+    def locate_file(self, name):
+        return self.location / name
+
+
+def test_config_package_probe(monkeypatch):
+    from mmengine.config import utils as config_utils
+    assert compat.config_package_needed() is False  # applied on import
+    monkeypatch.delitem(config_utils.MODULE2PACKAGE, 'mmsvf')
+    assert compat.config_package_needed() is True
+
+
+def test_installed_path_probe(tmp_path, monkeypatch):
+    # an editable install: the distribution's location holds no mmsvf folder
+    monkeypatch.setattr(importlib.metadata, 'distribution',
+                        lambda name: _FakeDist(tmp_path))
+    assert compat.installed_path_fix_needed() is True
+    (tmp_path / 'mmsvf').mkdir()  # a regular install
+    assert compat.installed_path_fix_needed() is False
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, 'distribution', not_installed)
+    assert compat.installed_path_fix_needed() is False
+
+
+def test_installed_path_fix_finds_the_package_folder(tmp_path, monkeypatch):
+    """The wrapper keeps mmengine's answer when that folder exists and asks
+    the import system otherwise."""
+    from mmengine.config import config as config_module
+    from mmengine.hub import hub as hub_module
+    answers = {'mmsvf': str(tmp_path / 'site-packages' / 'mmsvf'),
+               'other': str(tmp_path)}
+    monkeypatch.setattr(config_module, 'get_installed_path',
+                        lambda package: answers[package])
+    monkeypatch.setattr(hub_module, 'get_installed_path', None)
+    compat._apply_installed_path_fix()
+    fixed = config_module.get_installed_path
+    assert hub_module.get_installed_path is fixed
+    assert fixed('other') == str(tmp_path)  # exists: unchanged
+    assert os.path.samefile(fixed('mmsvf'),
+                            os.path.dirname(compat.__file__))
+
+
+def test_mmsvf_configs_inherit_with_their_own_scope(tmp_path):
+    """``_base_ = 'mmsvf::...'`` reads the shipped config like a local base:
+    its default_scope stays, no ``_scope_='mmsvf'`` lands on upstream types,
+    and the model builds; ``mmengine.hub.get_config`` works too."""
+    import mmsvf
+    from mmengine.hub import get_config
+    from mmengine.registry import MODELS, init_default_scope
+    mim = os.path.join(os.path.dirname(mmsvf.__file__), '.mim', 'configs')
+    if not os.path.isdir(mim):
+        pytest.skip('mmsvf/.mim is made by `pip install` (setup.py)')
+    base = 'recognition/spikevideoformer/' \
+        'spikevideoformer-tiny_1xb8-t8_toy-motion.py'
+    child = tmp_path / 'child.py'
+    child.write_text(f"_base_ = ['mmsvf::{base}']\n"
+                     'train_cfg = dict(max_epochs=1)\n')
+    cfg = Config.fromfile(str(child))
+    assert cfg.default_scope == 'mmaction'
+    assert cfg.train_cfg.max_epochs == 1 and cfg.train_cfg.val_interval == 5
+    assert '_scope_' not in cfg.model
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'Recognizer3D'
+    assert type(model.backbone).__name__ == 'SpikeVideoFormer'
+    seg = get_config('mmsvf::segmentation/spikevideoformer/'
+                     'spikevideoformer-tiny_fpn_1xb4-t4_toy-vspw.py')
+    assert seg.default_scope == 'mmseg'
+    assert seg.model.type == 'mmsvf.VideoEncoderDecoder'
 
 
 def test_real_appliers_install_placeholders(monkeypatch):
