@@ -507,7 +507,7 @@ def _apply_installed_path_fix():
         if osp.isdir(path):
             return path
         try:  # the module name mmengine derived (the path's last part)
-            return _package_dir(osp.basename(path))
+            return _package_dir(osp.basename(path)) or path
         except Exception:  # noqa: BLE001 - keep mmengine's answer
             return path
 

@@ -406,6 +406,8 @@ def test_installed_path_fix_finds_the_package_folder(tmp_path, monkeypatch):
     fixed = config_module.get_installed_path
     assert hub_module.get_installed_path is fixed
     assert fixed('other') == str(tmp_path)  # exists: unchanged
+    answers['nomodule'] = str(tmp_path / 'no_such_module_xyz')
+    assert fixed('nomodule') == answers['nomodule']  # nothing better known
     assert os.path.samefile(fixed('mmsvf'),
                             os.path.dirname(compat.__file__))
 
