@@ -86,17 +86,16 @@ def _selected(counter: OperationCounter, include=None) -> list:
     include = list(include)
     if not include:
         raise ValueError('include needs at least one module path or pattern')
-    kept = [r for r in records if any(
-        r.name.startswith(p + '.') or match_layer(r.name, p)
-        for p in include)]
+    def under(name, p):
+        return name.startswith(p + '.') or match_layer(name, p)
+
     for p in include:
-        if not any(r.name.startswith(p + '.') or match_layer(r.name, p)
-                   for r in records):
+        if not any(under(r.name, p) for r in records):
             tops = sorted({r.name.split('.')[0] for r in records})
             raise ValueError(
                 f'include {p!r} matches no counted layer; top-level modules '
                 f'of the counted layers are: {", ".join(tops)}')
-    return kept
+    return [r for r in records if any(under(r.name, p) for p in include)]
 
 
 def _stem_names(counter: OperationCounter, stem, include=None) -> List[str]:

@@ -141,7 +141,10 @@ def test_cli_on_a_video_segmentor(tool, tmp_path, capsys):
     t = data['total']
     assert (4.6 * t['macs'] + 0.9 * rate * t['spike_dense_macs']) * 1e-9 \
         == pytest.approx(1e-4)
-    capsys.readouterr()
+    # the conventional head's MACs alone cost more than the target
+    assert rate < 0
+    assert ('target 0.0001 mJ: unreachable, the real-valued-input ops alone '
+            f"cost {t['macs'] * 4.6e-9:.4g} mJ") in capsys.readouterr().out
 
     # the backbone alone: spike-driven, its own stem, what-if at rate 0.2
     bb = tool.main([

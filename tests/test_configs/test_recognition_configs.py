@@ -120,9 +120,17 @@ def test_kinetics_models_build(path):
         assert n == 14_900_120  # SPEC §3.7: Small, Hamming, K-400 head
 
 
+def _random_clips(shape, labels):
+    """An mmaction batch: one random uint8 clip of ``shape`` per label."""
+    from mmaction.structures import ActionDataSample
+    return dict(
+        inputs=[torch.randint(0, 255, shape, dtype=torch.uint8)
+                for _ in labels],
+        data_samples=[ActionDataSample().set_gt_label(i) for i in labels])
+
+
 def test_i3d_head_variant_trains_and_predicts():
     """mmaction's I3DHead behind FeatureSelector (tiny widths)."""
-    from mmaction.structures import ActionDataSample
     path = [p for p in CONFIGS if '_i3d-head' in p.name]
     assert len(path) == 1
     cfg = Config.fromfile(str(path[0]))
@@ -133,10 +141,7 @@ def test_i3d_head_variant_trains_and_predicts():
     torch.manual_seed(0)
     model = _build_model(cfg)
     model.init_weights()
-    data = dict(
-        inputs=[torch.randint(0, 255, (1, 3, 4, 32, 32), dtype=torch.uint8)
-                for _ in range(2)],
-        data_samples=[ActionDataSample().set_gt_label(i) for i in (0, 4)])
+    data = _random_clips((1, 3, 4, 32, 32), labels=(0, 4))
     data = model.data_preprocessor(data, training=True)
     losses = model(**data, mode='loss')
     losses['loss_cls'].backward()
@@ -163,17 +168,13 @@ TOY = [p for p in CONFIGS if 'toy-motion' in p.name]
 
 @pytest.mark.parametrize('path', TOY, ids=[p.name for p in TOY])
 def test_toy_models_forward(path):
-    from mmaction.structures import ActionDataSample
     cfg = Config.fromfile(str(path))
     assert 'Flip' not in [p.type for p in
                           cfg.train_dataloader.dataset.pipeline]
     torch.manual_seed(0)
     model = _build_model(cfg)
     model.init_weights()
-    data = dict(
-        inputs=[torch.randint(0, 255, (1, 3, 8, 64, 64), dtype=torch.uint8)
-                for _ in range(2)],
-        data_samples=[ActionDataSample().set_gt_label(i) for i in (0, 5)])
+    data = _random_clips((1, 3, 8, 64, 64), labels=(0, 5))
     model.train()
     data = model.data_preprocessor(data, training=True)
     assert data['inputs'].shape == (2, 1, 3, 8, 64, 64)

@@ -278,6 +278,7 @@ def main(argv=None):
 
     from mmsvf.analysis import (OperationCounter, compute_energy,
                                 uniform_rate_for_energy)
+    from mmsvf.analysis.energy import PJ_TO_MJ
     from mmsvf.utils import config_stem, load_tool_config
 
     cfg = load_tool_config(args.config, args.cfg_options)
@@ -352,7 +353,8 @@ def main(argv=None):
         elif rate < 0:
             print(f'target {args.target_energy:g} mJ: unreachable, the '
                   'real-valued-input ops alone cost '
-                  f"{report.total['macs'] * report.e_mac_pj * 1e-9:.4g} mJ")
+                  f"{report.total['macs'] * report.e_mac_pj * PJ_TO_MJ:.4g}"
+                  ' mJ')
         else:
             print(f'target {args.target_energy:g} mJ/clip is reached at a '
                   f'uniform firing rate of {rate:.4g} (measured effective '

@@ -283,6 +283,15 @@ def _build_model_shapes(model_cfg, default_scope):
     return OrderedDict((k, v.shape) for k, v in model.state_dict().items())
 
 
+def _load_config(config, cfg_options: Optional[dict] = None):
+    """A config file (path) or object, with ``cfg_options`` merged in."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def config_target_shapes(config, cfg_options: Optional[dict] = None
                          ) -> 'OrderedDict[str, torch.Size]':
     """Key → shape of the model a config builds (its ``model`` field).
@@ -294,10 +303,7 @@ def config_target_shapes(config, cfg_options: Optional[dict] = None
     Returns:
         OrderedDict: key → shape of ``MODELS.build(cfg.model).state_dict()``.
     """
-    from mmengine.config import Config
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = _load_config(config, cfg_options)
     if 'model' not in cfg:
         raise ValueError(f'config {getattr(cfg, "filename", config)} has no '
                          '`model` field')
@@ -324,10 +330,7 @@ def config_backbone_shapes(config, cfg_options: Optional[dict] = None
     Raises:
         ValueError: the config has no ``model.backbone``.
     """
-    from mmengine.config import Config
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = _load_config(config, cfg_options)
     backbone = cfg.get('model', {}).get('backbone', None)
     if not backbone:
         raise ValueError(f'config {getattr(cfg, "filename", config)} has no '
@@ -688,14 +691,15 @@ def convert_file(src: str,
     state, container = extract_state_dict(checkpoint, src)
     target, desc = None, ''
     if config is not None:
+        cfg = _load_config(config, cfg_options)  # read once for both tries
         try:
-            target = config_target_shapes(config, cfg_options)
+            target = config_target_shapes(cfg)
             desc = f'model of {config}'
         except Exception as err:  # noqa: BLE001 - reported, then fallback
             # e.g. a pose model needs the licence-gated SMPL file to be
             # built; its state dict (and so the mapping) does not
             try:
-                target = config_backbone_shapes(config, cfg_options)
+                target = config_backbone_shapes(cfg)
             except Exception:
                 raise err
             # first sentence of the first line, e.g. 'SMPL model file not
