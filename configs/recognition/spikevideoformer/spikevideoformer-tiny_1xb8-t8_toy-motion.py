@@ -121,7 +121,12 @@ default_hooks = dict(
         type='CheckpointHook', interval=5, max_keep_ckpts=1,
         save_best='auto'),
     visualization=dict(type='mmsvf.VideoVisualizationHook', enable=False))
-custom_hooks = [dict(type='mmsvf.ProgressBarHook', test=True, val=False)]
+custom_hooks = [
+    dict(type='mmsvf.ProgressBarHook', test=True, val=False),
+    # CPU thread count chosen from measured step times (idle vs shared
+    # machine, see mmsvf/engine/hooks/adaptive_threads_hook.py)
+    dict(type='mmsvf.AdaptiveThreadsHook'),
+]
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
 
 # TensorBoard as well: vis_backends = [dict(type='LocalVisBackend'),

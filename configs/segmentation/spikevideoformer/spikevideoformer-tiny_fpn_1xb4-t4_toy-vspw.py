@@ -3,7 +3,7 @@
 # segmentation pipeline (VSPW dataset class with clip-consistent transforms,
 # VideoEncoderDecoder, IoUMetric + VideoConsistencyMetric).
 #   python tools/data/generate_toy_vspw.py --out data/toy_vspw --seed 0
-#   OMP_NUM_THREADS=1 python tools/train.py \
+#   python tools/train.py \
 #       configs/segmentation/spikevideoformer/spikevideoformer-tiny_fpn_1xb4-t4_toy-vspw.py  # noqa: E501
 # 64x64 frames are processed at 32x32 (predictions are resized back, so the
 # metrics are computed at 64x64); 4 classes of the VSPW label space.
@@ -107,5 +107,8 @@ default_hooks = dict(
                     interval=max_iters),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='mmsvf.VideoSegVisualizationHook', interval=1))
+# CPU thread count chosen from measured step times (idle vs shared machine,
+# mmsvf/engine/hooks/adaptive_threads_hook.py)
+custom_hooks = [dict(type='mmsvf.AdaptiveThreadsHook')]
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

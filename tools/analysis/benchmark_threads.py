@@ -1,0 +1,209 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+"""Thread settings of the toy training, idle and beside a busy process.
+
+Runs the main job's training (``tools/train.py`` on the toy-motion config,
+one epoch, no validation, per-iteration times logged) in a fresh process for
+each thread setting, first on an otherwise idle machine, then with a second
+busy process started beside it, and prints the median seconds per iteration
+and the ratios that matter::
+
+    default vs best OMP_NUM_THREADS (idle):          1.05x
+    default, busy process beside it vs idle:         1.9x
+
+Settings (environment of the training process; ``default`` sets nothing, so
+mmsvf's own defaults apply, see :mod:`mmsvf.utils.threads`):
+
+* ``default``  — nothing set;
+* ``omp1`` / ``omp2`` — ``OMP_NUM_THREADS=1`` / ``2``;
+* ``spin``     — ``MMSVF_THREADS=off OMP_WAIT_POLICY=ACTIVE``: torch's
+  own behaviour before mmsvf set any default (idle OpenMP threads spin).
+
+Contention (``--busy``): ``spinner`` is one pure-Python busy loop (one core
+taken), ``train`` a second copy of the same training run (as when two users
+train on one machine; it runs with the default settings).
+
+Usage::
+
+    python tools/analysis/benchmark_threads.py              # all, ~6 min
+    python tools/analysis/benchmark_threads.py --settings default omp1 \\
+        --busy none train --repeats 2
+
+This is a benchmark, not a test: it prints what it measured.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join('configs', 'recognition', 'spikevideoformer',
+                  'spikevideoformer-tiny_1xb8-t8_toy-motion.py')
+SETTINGS = {
+    'default': {},
+    'omp1': {'OMP_NUM_THREADS': '1'},
+    'omp2': {'OMP_NUM_THREADS': '2'},
+    'spin': {'MMSVF_THREADS': 'off', 'OMP_WAIT_POLICY': 'ACTIVE'},
+}
+#: variables that decide the thread setup; removed from the parent's
+#: environment so that only a setting's own values apply
+THREAD_VARS = ('OMP_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT',
+               'MKL_NUM_THREADS', 'NUMBA_NUM_THREADS', 'MMSVF_THREADS')
+ITER_TIME = re.compile(r'Epoch\(train\)\s+\[\d+\]\[\s*(\d+)/\d+\].*?\s'
+                       r'time: ([0-9.]+)')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--settings', nargs='+', default=list(SETTINGS),
+                        choices=list(SETTINGS))
+    parser.add_argument('--busy', nargs='+', default=['none', 'train'],
+                        choices=['none', 'spinner', 'train'],
+                        help='what runs beside the measured process')
+    parser.add_argument('--repeats', type=int, default=1,
+                        help='runs per setting (interleaved); the median of '
+                        'the per-run medians is reported')
+    parser.add_argument('--iters', type=int, default=36,
+                        help='training iterations per run (the first 5 are '
+                        'not timed)')
+    parser.add_argument('--data-root', default=None,
+                        help='toy-motion data (default: generated once into '
+                        'a temporary folder)')
+    parser.add_argument('--json', default=None, help='write results here')
+    return parser.parse_args(argv)
+
+
+def clean_env(extra=None):
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    env.update(extra or {})
+    env['PYTHONUNBUFFERED'] = '1'
+    return env
+
+
+def ensure_data(data_root):
+    if osp.isfile(osp.join(data_root, 'train.txt')):
+        return
+    print(f'[benchmark_threads] generating toy videos in {data_root}',
+          flush=True)
+    subprocess.run([
+        sys.executable, 'tools/data/generate_toy_videos.py', '--out',
+        data_root, '--seed', '0', '--num-val', '1'
+    ], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+
+
+def train_cmd(data_root, work_dir, iters):
+    batches_per_epoch = 36  # 288 training clips / batch 8 (generator default)
+    epochs = max(1, -(-iters // batches_per_epoch))
+    return [
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir,
+        '--cfg-options', f'train_dataloader.dataset.ann_file='
+        f'{data_root}/train.txt',
+        f'train_dataloader.dataset.data_prefix.video={data_root}/videos',
+        f'train_cfg.max_epochs={epochs}', 'train_cfg.val_begin=1000',
+        'default_hooks.logger.interval=1', 'log_processor.window_size=1',
+        'default_hooks.checkpoint.interval=1000',
+        'default_hooks.checkpoint.save_last=False'
+    ]
+
+
+def run_once(setting, data_root, tmp, iters, tag):
+    work_dir = osp.join(tmp, f'{setting}_{tag}')
+    proc = subprocess.run(train_cmd(data_root, work_dir, iters), cwd=REPO,
+                          env=clean_env(SETTINGS[setting]),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f'training with setting {setting!r} failed:\n'
+                           f'{proc.stderr[-3000:]}')
+    times = [float(t) for i, t in ITER_TIME.findall(proc.stdout +
+                                                    proc.stderr)
+             if 5 < int(i) <= iters]
+    if not times:
+        raise RuntimeError(f'no iteration times in the log of {setting!r}')
+    return statistics.median(times)
+
+
+def start_busy(kind, data_root, tmp):
+    if kind == 'none':
+        return None
+    if kind == 'spinner':
+        cmd = [sys.executable, '-c', 'while True: pass']
+    else:  # a second training, restarted whenever it ends
+        inner = ' '.join(f"'{a}'" for a in train_cmd(
+            data_root, osp.join(tmp, 'busy'), 10_000))
+        cmd = ['bash', '-c', f'while true; do {inner}; done']
+    proc = subprocess.Popen(cmd, cwd=REPO, env=clean_env(),
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(20 if kind == 'train' else 1)  # let it reach its loop
+    return proc
+
+
+def stop_busy(proc):
+    if proc is None:
+        return
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix='mmsvf_threads_') as tmp:
+        data_root = args.data_root or osp.join(tmp, 'toy_motion')
+        ensure_data(data_root)
+        for busy in args.busy:
+            proc = start_busy(busy, data_root, tmp)
+            try:
+                runs = {s: [] for s in args.settings}
+                for r in range(args.repeats):
+                    for s in args.settings:
+                        t = run_once(s, data_root, tmp, args.iters,
+                                     f'{busy}{r}')
+                        runs[s].append(t)
+                        print(f'[benchmark_threads] busy={busy:8s} '
+                              f'{s:8s} run {r}: {t:.3f} s/iter', flush=True)
+            finally:
+                stop_busy(proc)
+            for s, ts in runs.items():
+                results[(busy, s)] = statistics.median(ts)
+    print('\nmedian seconds per training iteration (toy-motion, batch 8):')
+    header = 'setting   ' + ''.join(f'{b:>12s}' for b in args.busy)
+    print(header)
+    for s in args.settings:
+        print(f'{s:10s}' + ''.join(f'{results[(b, s)]:12.3f}'
+                                   for b in args.busy))
+    ratios = {}
+    idle = 'none' in args.busy
+    omp = [s for s in args.settings if s.startswith('omp')]
+    if idle and 'default' in args.settings and omp:
+        best = min(results[('none', s)] for s in omp)
+        ratios['default_vs_best_omp_idle'] = results[('none', 'default')] / \
+            best
+        print(f'default vs best OMP_NUM_THREADS (idle): '
+              f'{ratios["default_vs_best_omp_idle"]:.2f}x')
+    for b in args.busy:
+        if b == 'none' or not idle:
+            continue
+        for s in args.settings:
+            key = f'{s}_busy_{b}_vs_idle'
+            ratios[key] = results[(b, s)] / results[('none', s)]
+            print(f'{s}, busy={b} beside it vs idle: {ratios[key]:.2f}x')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(seconds_per_iter={f'{b}/{s}': v for (b, s), v in
+                                             results.items()},
+                           ratios=ratios), f, indent=1)
+    return dict(results=results, ratios=ratios)
+
+
+if __name__ == '__main__':
+    main()
