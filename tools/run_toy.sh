@@ -1,34 +1,34 @@
 #!/usr/bin/env bash
-# The toy-motion main job (`make demo`): generate the toy videos (unless
-# present), train the tiny SpikeVideoFormer with tools/train.py, evaluate the
+# The toy-motion main job (`make demo`): generate the toy videos (those not
+# yet there), train the tiny SpikeVideoFormer with tools/train.py, evaluate the
 # last checkpoint with tools/test.py and print the validation top-1.
 #
 #   bash tools/run_toy.sh [WORK_DIR]         (default work_dirs/demo)
 #
 # Environment: PYTHON (default .venv/bin/python if present, else python),
-# DATA_ROOT (default data/toy_motion), CONFIG (default the tiny toy config),
+# DATA_ROOT (default data/toy_motion), DATA_SEED (the generator's --seed,
+# default 0), CONFIG (default the tiny toy config),
 # EXTRA_ARGS (appended to both tools' --cfg-options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WORK_DIR=${1:-work_dirs/demo}
 DATA_ROOT=${DATA_ROOT:-data/toy_motion}
+DATA_SEED=${DATA_SEED:-0}
 CONFIG=${CONFIG:-configs/recognition/spikevideoformer/spikevideoformer-tiny_1xb8-t8_toy-motion.py}
 if [ -z "${PYTHON:-}" ]; then
     if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python; fi
 fi
 EXTRA_ARGS=${EXTRA_ARGS:-}
-# On a CPU shared with other busy processes, OMP_WAIT_POLICY=PASSIVE (idle
-# OpenMP threads sleep instead of spinning) avoids a ~10x slowdown; on an
-# idle machine the default (spinning) is ~1.6x faster, so it is left alone.
+# Threads: the config's AdaptiveThreadsHook picks torch's CPU thread count
+# from measured step times, on an idle or a shared machine alike.
 
 START=$(date +%s)
-if [ -f "$DATA_ROOT/train.txt" ] && [ -f "$DATA_ROOT/val.txt" ]; then
-    echo "[run_toy] using the toy videos in $DATA_ROOT"
-else
-    echo "[run_toy] generating the toy videos in $DATA_ROOT"
-    "$PYTHON" tools/data/generate_toy_videos.py --out "$DATA_ROOT" --seed 0
-fi
+# writes only the clips that are missing (all of them the first time), and
+# renders them again if DATA_ROOT holds clips made with other arguments
+echo "[run_toy] toy videos in $DATA_ROOT (data seed $DATA_SEED)"
+"$PYTHON" tools/data/generate_toy_videos.py --out "$DATA_ROOT" \
+    --seed "$DATA_SEED"
 
 DATA_OPTS="train_dataloader.dataset.ann_file=$DATA_ROOT/train.txt \
 train_dataloader.dataset.data_prefix.video=$DATA_ROOT/videos \

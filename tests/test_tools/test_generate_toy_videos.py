@@ -1,5 +1,6 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """tools/data/generate_toy_videos.py: real mp4 clips whose class is motion."""
+import json
 
 import numpy as np
 import pytest
@@ -163,3 +164,24 @@ def test_bad_arguments():
                                      'move_down']))
     with pytest.raises(ValueError, match='--frames'):
         gen.generate(gen.parse_args(['--frames', '1']))
+
+
+def test_existing_clips_are_reused_only_when_rendered_alike(tmp_path):
+    """run_toy.sh always calls the generator: clips made with the same
+    rendering arguments are kept, others are rendered again."""
+    out = tmp_path / 'toy'
+    base = ['--out', str(out), '--num-val', '1', '--frames', '4', '--size',
+            '32', '--classes', 'grow', 'shrink']
+    gen.generate(gen.parse_args(base + ['--num-train', '1']))
+    clip = out / 'videos/train/grow/grow_0000.mp4'
+    first = clip.read_bytes()
+    stamp = clip.stat().st_mtime_ns
+    # more clips, same arguments otherwise: the old clip is not rewritten
+    gen.generate(gen.parse_args(base + ['--num-train', '2']))
+    assert clip.stat().st_mtime_ns == stamp
+    assert (out / 'videos/train/grow/grow_0001.mp4').is_file()
+    assert len((out / 'train.txt').read_text().split('\n')) == 5
+    # another seed: every clip is rendered again
+    gen.generate(gen.parse_args(base + ['--num-train', '2', '--seed', '1']))
+    assert clip.read_bytes() != first
+    assert json.loads((out / 'meta.json').read_text())['seed'] == 1

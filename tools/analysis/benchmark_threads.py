@@ -10,13 +10,13 @@ and the ratios that matter::
     default vs best OMP_NUM_THREADS (idle):          1.05x
     default, busy process beside it vs idle:         1.9x
 
-Settings (environment of the training process; ``default`` sets nothing, so
-mmsvf's own defaults apply, see :mod:`mmsvf.utils.threads`):
+Settings of the training process:
 
-* ``default``  — nothing set;
-* ``omp1`` / ``omp2`` — ``OMP_NUM_THREADS=1`` / ``2``;
-* ``spin``     — ``MMSVF_THREADS=off OMP_WAIT_POLICY=ACTIVE``: torch's
-  own behaviour before mmsvf set any default (idle OpenMP threads spin).
+* ``default`` — nothing set: the toy config's defaults apply, i.e.
+  :class:`mmsvf.AdaptiveThreadsHook` picks the thread count online;
+* ``omp1`` / ``omp2`` — ``OMP_NUM_THREADS=1`` / ``2`` with the hook
+  switched off (a fixed thread count; ``omp2`` is torch's own default on 2
+  cores, i.e. what the toy did before the hook).
 
 Contention (``--busy``): ``spinner`` is one pure-Python busy loop (one core
 taken), ``train`` a second copy of the same training run (as when two users
@@ -44,16 +44,16 @@ import time
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join('configs', 'recognition', 'spikevideoformer',
                   'spikevideoformer-tiny_1xb8-t8_toy-motion.py')
+#: setting -> (environment, AdaptiveThreadsHook enabled)
 SETTINGS = {
-    'default': {},
-    'omp1': {'OMP_NUM_THREADS': '1'},
-    'omp2': {'OMP_NUM_THREADS': '2'},
-    'spin': {'MMSVF_THREADS': 'off', 'OMP_WAIT_POLICY': 'ACTIVE'},
+    'default': ({}, True),
+    'omp1': ({'OMP_NUM_THREADS': '1'}, False),
+    'omp2': ({'OMP_NUM_THREADS': '2'}, False),
 }
 #: variables that decide the thread setup; removed from the parent's
 #: environment so that only a setting's own values apply
 THREAD_VARS = ('OMP_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT',
-               'MKL_NUM_THREADS', 'NUMBA_NUM_THREADS', 'MMSVF_THREADS')
+               'MKL_NUM_THREADS', 'NUMBA_NUM_THREADS')
 ITER_TIME = re.compile(r'Epoch\(train\)\s+\[\d+\]\[\s*(\d+)/\d+\].*?\s'
                        r'time: ([0-9.]+)')
 
@@ -96,8 +96,19 @@ def ensure_data(data_root):
     ], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
 
 
-def train_cmd(data_root, work_dir, iters):
-    batches_per_epoch = 36  # 288 training clips / batch 8 (generator default)
+def hook_index():
+    """Index of AdaptiveThreadsHook in the toy config's ``custom_hooks``."""
+    from mmengine.config import Config
+    hooks = Config.fromfile(osp.join(REPO, CONFIG)).get('custom_hooks', [])
+    for i, hook in enumerate(hooks):
+        if str(hook.get('type', '')).endswith('AdaptiveThreadsHook'):
+            return i
+    raise RuntimeError(f'{CONFIG} has no AdaptiveThreadsHook')
+
+
+def train_cmd(data_root, work_dir, iters, hook=True):
+    with open(osp.join(REPO, data_root, 'train.txt')) as f:
+        batches_per_epoch = len(f.read().split()) // 2 // 8  # batch 8
     epochs = max(1, -(-iters // batches_per_epoch))
     return [
         sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir,
@@ -107,14 +118,16 @@ def train_cmd(data_root, work_dir, iters):
         f'train_cfg.max_epochs={epochs}', 'train_cfg.val_begin=1000',
         'default_hooks.logger.interval=1', 'log_processor.window_size=1',
         'default_hooks.checkpoint.interval=1000',
-        'default_hooks.checkpoint.save_last=False'
+        'default_hooks.checkpoint.save_last=False',
+        f'custom_hooks.{hook_index()}.enabled={hook}'
     ]
 
 
 def run_once(setting, data_root, tmp, iters, tag):
     work_dir = osp.join(tmp, f'{setting}_{tag}')
-    proc = subprocess.run(train_cmd(data_root, work_dir, iters), cwd=REPO,
-                          env=clean_env(SETTINGS[setting]),
+    env, hook = SETTINGS[setting]
+    proc = subprocess.run(train_cmd(data_root, work_dir, iters, hook),
+                          cwd=REPO, env=clean_env(env),
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f'training with setting {setting!r} failed:\n'

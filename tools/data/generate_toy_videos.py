@@ -71,7 +71,7 @@ def parse_args(argv=None):
                         help='classes to write, whole time-reversal pairs, '
                         f'in this order (labels 0, 1, ...); any of {CLASSES}'
                         f'; default: {" ".join(DEFAULT_CLASSES)}')
-    parser.add_argument('--num-train', type=int, default=48,
+    parser.add_argument('--num-train', type=int, default=72,
                         help='training clips per class')
     parser.add_argument('--num-val', type=int, default=24,
                         help='validation clips per class')
@@ -296,6 +296,34 @@ def check_decord(path, frames):
                            f'{path}')
 
 
+#: arguments that change the pixels of a clip (the others only decide
+#: which clips are listed)
+RENDER_ARGS = ('seed', 'frames', 'size', 'fps', 'noise', 'writer')
+
+
+def _rendered_differently(args):
+    """True when ``args.out`` holds clips rendered with other arguments.
+
+    Existing clips are reused only when the ``meta.json`` beside them names
+    the same rendering arguments; otherwise (another ``--seed``, size ...)
+    every clip is rendered again, so that the output stays a function of the
+    arguments.
+    """
+    meta_path = osp.join(args.out, 'meta.json')
+    if not osp.exists(meta_path):
+        return osp.isdir(osp.join(args.out, 'videos'))  # unknown origin
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return True
+    changed = [k for k in RENDER_ARGS if meta.get(k) != getattr(args, k)]
+    if changed:
+        print(f'{meta_path}: the clips there were rendered with other '
+              f'{", ".join(changed)}; rendering them again')
+    return bool(changed)
+
+
 def generate(args):
     """Write the dataset described by ``args`` (see :func:`parse_args`)."""
     if args.frames < 2:
@@ -312,6 +340,7 @@ def generate(args):
                              f'reversal {partner!r}; give whole pairs')
     checked = False
     os.makedirs(args.out, exist_ok=True)
+    overwrite = args.overwrite or _rendered_differently(args)
     counts = {'train': args.num_train, 'val': args.num_val}
     for split, per_class in counts.items():
         lines = []
@@ -323,7 +352,7 @@ def generate(args):
                 rel = f'{split}/{name}/{name}_{i:04d}.mp4'
                 path = osp.join(args.out, 'videos', rel)
                 lines.append(f'{rel} {label}')
-                if osp.exists(path) and not args.overwrite:
+                if osp.exists(path) and not overwrite:
                     continue
                 rng = np.random.default_rng(
                     [args.seed, SPLITS[split], index, i])
