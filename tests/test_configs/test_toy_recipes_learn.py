@@ -125,8 +125,8 @@ def test_vspw_toy_recipe_lowers_the_loss(repo_root, tmp_path):
 
 
 def test_mmhpsd_toy_recipe_lowers_the_loss(repo_root, tmp_path):
-    """The toy pose recipe (Adam 2e-3, clipping, cosine over
-    12 epochs of 2 iterations) on 2 generated subjects lowers the SMPL losses."""
+    """The toy pose recipe (Adam 2e-3, clipping, cosine over 12 epochs of
+    2 iterations) on 2 generated subjects lowers the SMPL losses."""
     gen = load_script('tools/data/generate_toy_mmhpsd.py')
     data = tmp_path / 'toy'
     gen.generate(str(data), subjects=(1, 3), frames=16, size=32, seed=0)

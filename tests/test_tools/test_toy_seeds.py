@@ -6,11 +6,12 @@ from mmsvf_test_utils import load_script
 
 toy_seeds = load_script('tools/analysis/toy_seeds.py', 'mmsvf_toy_seeds')
 
-SEG_TEST_LOG = '''
-12/05 10:00:00 - mmengine - INFO - Iter(val) [3/3] aAcc: 90.0000  mIoU: 70.0000  mAcc: 75.0000  mVC8: 90.0000  mVC16: 91.0000
-12/05 10:01:00 - mmengine - INFO - Loads checkpoint by local backend from path: x.pth
-12/05 10:01:10 - mmengine - INFO - Iter(test) [3/3] aAcc: 95.5000  mIoU: 80.2500  mAcc: 85.0000  mVC8: 96.5000  mVC16: 96.6000  data_time: 0.1 time: 0.2
-'''
+SEG_TEST_LOG = '\n'.join([
+    'Iter(val) [3/3] aAcc: 90.0000  mIoU: 70.0000  mVC8: 90.0000',
+    'Loads checkpoint by local backend from path: x.pth',
+    'Iter(test) [3/3] aAcc: 95.5000  mIoU: 80.2500  mAcc: 85.0000  '
+    'mVC8: 96.5000  mVC16: 96.6000  data_time: 0.1 time: 0.2',
+])
 
 
 def test_parse_metrics_takes_the_test_values():

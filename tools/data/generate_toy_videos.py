@@ -108,8 +108,8 @@ def random_sprite(label, size, rng):
     """The moving object: an alpha mask ``(size, size)`` centred in the frame.
 
     Each motion family has its own kind of object (translations: a disc or a
-    square, rotations: a spiral, zooms: a disc or a ring); its size, aspect and colour are random. The two classes of a
-    pair draw the same object.
+    square, rotations: a spiral, zooms: a disc or a ring); its size, aspect
+    and colour are random. The two classes of a pair draw the same object.
     """
     unit = size / 64.0
     c = size / 2.0
@@ -296,6 +296,16 @@ def check_decord(path, frames):
                            f'{path}')
 
 
+def _write_atomic(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename,
+    so that a reader (a training started beside this run) never sees a
+    half-written list."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 #: arguments that change the pixels of a clip (the others only decide
 #: which clips are listed)
 RENDER_ARGS = ('seed', 'frames', 'size', 'fps', 'noise', 'writer')
@@ -362,14 +372,14 @@ def generate(args):
                 if not checked:
                     check_decord(path, args.frames)
                     checked = True
-        with open(osp.join(args.out, f'{split}.txt'), 'w') as f:
-            f.write('\n'.join(lines) + '\n')
+        _write_atomic(osp.join(args.out, f'{split}.txt'),
+                      '\n'.join(lines) + '\n')
         print(f'{split}: {len(lines)} clips -> '
               f'{osp.join(args.out, split + ".txt")}')
-    with open(osp.join(args.out, 'label_map.txt'), 'w') as f:
-        f.write('\n'.join(names) + '\n')
-    with open(osp.join(args.out, 'meta.json'), 'w') as f:
-        json.dump(vars(args), f, indent=2)
+    _write_atomic(osp.join(args.out, 'label_map.txt'),
+                  '\n'.join(names) + '\n')
+    _write_atomic(osp.join(args.out, 'meta.json'),
+                  json.dumps(vars(args), indent=2))
 
 
 def main(argv=None):

@@ -92,10 +92,10 @@ class AdaptiveThreadsHook(Hook):
         for name, value in (('warmup', warmup), ('window', window),
                             ('interval', interval),
                             ('max_interval', max_interval)):
-            if int(value) != value or value < (0 if name == 'warmup' else 1):
-                raise ValueError(f'AdaptiveThreadsHook {name} must be a '
-                                 f'{"non-negative" if name == "warmup" else "positive"} '  # noqa: E501
-                                 f'integer, got {value!r}')
+            least = 0 if name == 'warmup' else 1
+            if int(value) != value or value < least:
+                raise ValueError(f'AdaptiveThreadsHook {name} must be an '
+                                 f'integer >= {least}, got {value!r}')
         if not 0 <= margin < 1:
             raise ValueError(
                 f'AdaptiveThreadsHook margin must be in [0, 1), got {margin}')
