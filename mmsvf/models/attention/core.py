@@ -78,8 +78,9 @@ class SpikeLinearAttention(nn.Module):
 
     Wrapping the products in a module lets analysis tools (energy, purity
     check) see ``q, k, v`` with ordinary forward hooks. The products run in
-    float32 even under autocast: their entries are integer sums over up to
-    ``N`` tokens, which fp16/bf16 would round.
+    float32 even under autocast (in float64 for float64 inputs): their
+    entries are integer sums over up to ``N`` tokens, which fp16/bf16 would
+    round.
 
     With ``compact_spikes`` (default) and marked spike inputs (neuron outputs,
     see :func:`~mmsvf.models.neurons.mark_spikes`), backward keeps ``q, k, v``
@@ -117,8 +118,11 @@ class SpikeLinearAttention(nn.Module):
         fmts = self._formats(q, k, v)
         codes = None if fmts is None else [
             compact_spike_tensor(t, f) for t, f in zip((q, k, v), fmts)]
+        # float32 at least (exact integer sums under autocast); float64
+        # inputs stay float64
+        work = torch.promote_types(dtype, torch.float32)
         with torch.autocast(q.device.type, enabled=False):
-            q, k, v = q.float(), k.float(), v.float()
+            q, k, v = q.to(work), k.to(work), v.to(work)
             if codes is None:
                 out = fn(q, k, v) * self.scale
             else:

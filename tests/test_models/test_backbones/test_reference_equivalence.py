@@ -186,17 +186,16 @@ def test_gradients_equal_reference(neuron, clip):
     gx, gp = _grads(run_model, clip, dict(model.named_parameters()),
                     weights)
     rx, rp = _grads(run_ref, clip, ref_params, weights)
-    # the attention products run in float32 inside the model (exact for the
-    # forward's integer sums, not for the backward's real-valued gradients):
-    # agreement to ~1e-7 relative, not 1e-10
+    # float64 throughout (the attention products too): agreement to
+    # float64 round-off of the different orders of summation
     assert gx.abs().max() > 0
-    torch.testing.assert_close(gx, rx, rtol=1e-5,
-                               atol=1e-6 * rx.abs().max().item())
+    torch.testing.assert_close(gx, rx, rtol=1e-9,
+                               atol=1e-10 * rx.abs().max().item())
     # biases right before a train-mode BN have a zero gradient in exact
     # arithmetic (round-off only): tolerances relative to the largest one
     top = max(g.abs().max().item() for g in rp.values())
     for n in names:
-        torch.testing.assert_close(gp[n], rp[n], rtol=1e-5, atol=1e-7 * top,
+        torch.testing.assert_close(gp[n], rp[n], rtol=1e-9, atol=1e-11 * top,
                                    msg=lambda m, n=n: f'{n}: {m}')
     # gradients reach most parameters, so the check is not vacuous
     reached = [n for n in names if rp[n].abs().max() > 1e-6 * top]
