@@ -124,6 +124,7 @@ def test_inactive(case, monkeypatch):
     (dict(interval=2.5), 'interval'),
     (dict(warmup=-1), 'warmup'),
     (dict(margin=1.0), 'margin'),
+    (dict(slowdown=1.0), 'slowdown'),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -146,3 +147,22 @@ def test_registered_and_in_the_toy_configs(repo_root):
         cfg = Config.fromfile(str(repo_root / path))
         types = [h['type'] for h in cfg.custom_hooks]
         assert 'mmsvf.AdaptiveThreadsHook' in types, path
+
+
+def test_probes_at_once_when_steps_slow_down(monkeypatch):
+    """A busy process starting after the choice: the hook does not wait for
+    the next scheduled probe."""
+    torch.set_num_threads(2)
+    hook = AdaptiveThreadsHook(warmup=0, window=2, interval=1000)
+    runner = FakeRunner()
+    _train(hook, runner, StepClock({1: 0.4, 2: 0.28}), monkeypatch, 10)
+    assert hook.current == 2 and len(hook.history) == 1
+    monkeypatch.setattr(module.time, 'perf_counter',
+                        StepClock({1: 0.6, 2: 5.0}))
+    for i in range(8):
+        hook.before_train_iter(runner, i)
+        hook.after_train_iter(runner, i)
+        runner.iter += 1
+    # 2 slow steps noticed, then 2 + 2 timed: switched within 6 steps
+    assert len(hook.history) == 2 and hook.current == 1
+    assert hook.history[1][0] <= 10 + 6

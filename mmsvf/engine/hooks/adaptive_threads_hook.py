@@ -57,6 +57,9 @@ class AdaptiveThreadsHook(Hook):
     3. After ``interval`` iterations the candidates are timed again; the
        interval doubles each time the choice stays (up to ``max_interval``)
        and returns to ``interval`` when it changes.
+    4. Between probes, when the median of the last ``window`` steps is
+       ``slowdown`` times the chosen count's measured median (another
+       process started, say), the candidates are timed again at once.
 
     Args:
         candidates (Sequence[int] | None): thread counts to try. Default:
@@ -71,6 +74,8 @@ class AdaptiveThreadsHook(Hook):
             Defaults to 800.
         margin (float): relative speed-up a challenger needs.
             Defaults to 0.1.
+        slowdown (float): step-time ratio that triggers an early probe.
+            Defaults to 2.0.
         enabled (bool): switch the hook off. Defaults to True.
     """
 
@@ -83,6 +88,7 @@ class AdaptiveThreadsHook(Hook):
                  interval: int = 50,
                  max_interval: int = 800,
                  margin: float = 0.1,
+                 slowdown: float = 2.0,
                  enabled: bool = True) -> None:
         if candidates is not None:
             candidates = tuple(int(c) for c in candidates)
@@ -99,12 +105,16 @@ class AdaptiveThreadsHook(Hook):
         if not 0 <= margin < 1:
             raise ValueError(
                 f'AdaptiveThreadsHook margin must be in [0, 1), got {margin}')
+        if not slowdown > 1:
+            raise ValueError(
+                f'AdaptiveThreadsHook slowdown must be > 1, got {slowdown}')
         self.candidates = candidates
         self.warmup = int(warmup)
         self.window = int(window)
         self.interval = int(interval)
         self.max_interval = int(max_interval)
         self.margin = float(margin)
+        self.slowdown = float(slowdown)
         self.enabled = enabled
         self.active = False
         self.history = []  # (iteration, {threads: median seconds}, chosen)
@@ -129,6 +139,8 @@ class AdaptiveThreadsHook(Hook):
         self._times = {}
         self._timing = None  # candidate being timed
         self._t0 = None
+        self._recent = []  # step times between probes
+        self._reference = None  # measured median of the chosen count
         print_log(
             f'AdaptiveThreadsHook: timing the training step with '
             f'{", ".join(map(str, candidates))} CPU threads (now '
@@ -158,6 +170,7 @@ class AdaptiveThreadsHook(Hook):
         self._t0 = None
         self._seen += 1
         if self._timing is None:
+            self._watch(elapsed)
             return
         self._samples.append(elapsed)
         baseline = self._times.get(self.current)
@@ -173,6 +186,17 @@ class AdaptiveThreadsHook(Hook):
             return
         self._decide(runner)
 
+    def _watch(self, elapsed: float) -> None:
+        """Probe early when steps became ``slowdown`` times slower."""
+        if self._reference is None:
+            return
+        self._recent = (self._recent + [elapsed])[-self.window:]
+        if len(self._recent) == self.window and statistics.median(
+                self._recent) > self.slowdown * self._reference:
+            self._next_probe = self._seen
+            self._gap = self.interval
+            self._recent = []
+
     def _decide(self, runner) -> None:
         best = min(self._times, key=self._times.get)
         changed = best != self.current and \
@@ -185,6 +209,8 @@ class AdaptiveThreadsHook(Hook):
         if not changed:  # the choice held: probe less often
             self._gap = min(self._gap * 2, self.max_interval)
         torch.set_num_threads(self.current)
+        self._reference = self._times[self.current]
+        self._recent = []
         self.history.append((runner.iter + 1, dict(self._times),
                              self.current))
         timings = ', '.join(f'{c} thread{"s" if c > 1 else ""} '
