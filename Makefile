@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.mmsvf-installed
 DEMO_DIR ?= work_dirs/demo
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench mutation clean
 
 $(STAMP): setup.py requirements/runtime.txt requirements/mminstall.txt \
           requirements/mminstall-nodeps.txt requirements/tests.txt \
@@ -29,6 +29,12 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/analysis/benchmark_neurons.py
+
+# mutation check of the numeric core (docs/testing.md); PACKAGES= a subset,
+# e.g. `make mutation PACKAGES=neurons`; JOBS, SAMPLE, FRESH: see the script
+mutation: $(STAMP)
+	$(PIP) install -q -c requirements/constraints.txt -r requirements/dev.txt
+	PYTHON=$(PY) bash tools/dev/mutation_check.sh $(PACKAGES)
 
 clean:
 	rm -rf $(VENV) work_dirs mmsvf/.mim *.egg-info

@@ -12,17 +12,24 @@ if [ -z "$CONFIG" ] || [ -z "$CHECKPOINT" ] || [ -z "$GPUS" ]; then
 fi
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
+# Rendezvous: one node and no PORT given -> torchrun's c10d rendezvous on
+# localhost:0, whose store binds a free port itself (no fixed 29500 to collide
+# with another run, no pick-then-bind race). Several nodes or PORT set -> the
+# static rendezvous on MASTER_ADDR:PORT (default 29500), as before.
+if [ "$NNODES" = 1 ] && [ -z "$PORT" ]; then
+    RDZV=()
+else
+    RDZV=(--master_addr="$MASTER_ADDR" --master_port="${PORT:-29500}")
+fi
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 "$PYTHON" -m torch.distributed.run \
     --nnodes=$NNODES \
     --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
     --nproc_per_node=$GPUS \
-    --master_port=$PORT \
+    "${RDZV[@]}" \
     "$(dirname "$0")/test.py" \
     "$CONFIG" \
     "$CHECKPOINT" \

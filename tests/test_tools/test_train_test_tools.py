@@ -4,7 +4,6 @@ on a tiny real-video toy set (6 clips, 4 frames of 32 x 32)."""
 import json
 import os
 import pickle
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -197,26 +196,33 @@ def test_demo_prints_top5_with_names(toy, trained, capsys):
     assert scores == sorted(scores, reverse=True)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+def test_two_process_ddp_training(toy, tmp_path):
+    """torchrun --nproc_per_node 2 (gloo on CPU) through dist_train.sh.
 
-
-def test_two_process_ddp_training(toy):
-    """torchrun --nproc_per_node 2 (gloo on CPU) through dist_train.sh."""
+    No PORT: on one node the script lets torchrun's c10d rendezvous bind a
+    free port itself (no pick-then-release race). The run's working folder is
+    ``tmp_path``: mmengine's CPU result collection makes ``.dist_test/``
+    there, not in the checkout.
+    """
     tmp, root, cfg = toy
     work_dir = tmp / 'ddp'
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
-               OMP_NUM_THREADS='1', OMP_WAIT_POLICY='PASSIVE')
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('PORT', 'NNODES', 'NODE_RANK', 'MASTER_ADDR')}
+    env.update(PYTHON=sys.executable, OMP_NUM_THREADS='1',
+               OMP_WAIT_POLICY='PASSIVE')
+    stray = REPO / '.dist_test'
+    stray_before = stray.exists()
     # 6 clips / (2 ranks x 4) = 1 iteration per epoch; 2 epochs
     proc = subprocess.run(
         ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(cfg), '2',
          '--work-dir', str(work_dir), '--cfg-options',
          'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
          'log_level=DEBUG'],
-        cwd=str(REPO), env=env, capture_output=True, text=True, timeout=600)
+        cwd=str(tmp_path), env=env, capture_output=True, text=True,
+        timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert stray.exists() == stray_before  # nothing left in the checkout
+    assert (tmp_path / '.dist_test').is_dir()  # where it went instead
     assert (work_dir / 'epoch_2.pth').is_file()
     logs = sorted(work_dir.glob('*/*rank*.log'))
     ranks = {p.stem.rsplit('rank', 1)[1] for p in logs}
