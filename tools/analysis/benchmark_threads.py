@@ -19,7 +19,10 @@ Settings of the training process:
   :class:`mmsvf.AdaptiveThreadsHook` picks the thread count online;
 * ``omp1`` / ``omp2`` — ``OMP_NUM_THREADS=1`` / ``2`` with the hook
   switched off (a fixed thread count; ``omp2`` is torch's own default on 2
-  cores, i.e. what the toy did before the hook).
+  cores, i.e. what the toy did before the hook);
+* ``passive`` / ``gomp1e4`` / ``gomp1e5`` — 2 threads, hook off, with
+  ``OMP_WAIT_POLICY=PASSIVE`` / ``GOMP_SPINCOUNT=10000`` / ``100000``
+  (not run by default).
 
 Contention (``--busy``): ``spinner`` is one pure-Python busy loop (one core
 taken), ``train`` a second copy of the same training run (as when two users
@@ -70,6 +73,10 @@ SETTINGS = {
     'default': ({}, True),
     'omp1': ({'OMP_NUM_THREADS': '1'}, False),
     'omp2': ({'OMP_NUM_THREADS': '2'}, False),
+    # fixed libgomp wait policies (2 threads, hook off), for comparison
+    'passive': ({'OMP_WAIT_POLICY': 'PASSIVE'}, False),
+    'gomp1e4': ({'GOMP_SPINCOUNT': '10000'}, False),
+    'gomp1e5': ({'GOMP_SPINCOUNT': '100000'}, False),
 }
 #: variables that decide the thread setup; removed from the parent's
 #: environment so that only a setting's own values apply
@@ -82,7 +89,8 @@ ITER_TIME = re.compile(r'(?:Epoch|Iter)\(train\)\s+(?:\[\s*\d+\])?'
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--toy', choices=sorted(TOYS), default='motion')
-    parser.add_argument('--settings', nargs='+', default=list(SETTINGS),
+    parser.add_argument('--settings', nargs='+',
+                        default=['default', 'omp1', 'omp2'],
                         choices=list(SETTINGS))
     parser.add_argument('--busy', nargs='+', default=['none', 'train'],
                         choices=['none', 'spinner', 'train'],
