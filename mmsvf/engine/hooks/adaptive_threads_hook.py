@@ -48,7 +48,9 @@ class AdaptiveThreadsHook(Hook):
 
     Phases (counted in training iterations):
 
-    1. ``warmup`` iterations are not timed (first-call compilation, caches).
+    1. ``warmup`` iterations run on the fewest threads (the safe choice
+       beside a busy process) and are not timed (first-call compilation,
+       caches).
     2. ``window`` iterations are timed with the current count, then
        ``window`` with each other candidate (a challenger whose first step
        takes twice the current median is dropped at once); the count with
@@ -129,7 +131,10 @@ class AdaptiveThreadsHook(Hook):
         self.active = self.enabled and on_cpu and len(candidates) > 1
         if not self.active:
             return
-        self.current = start if start in candidates else candidates[-1]
+        # start on the fewest threads: on an idle machine that costs the
+        # warm-up a few tens of ms per step, beside a busy process the most
+        # threads can cost seconds per step
+        self.current = min(candidates)
         torch.set_num_threads(self.current)
         self._candidates = candidates
         self._seen = 0
@@ -143,7 +148,7 @@ class AdaptiveThreadsHook(Hook):
         self._reference = None  # measured median of the chosen count
         print_log(
             f'AdaptiveThreadsHook: timing the training step with '
-            f'{", ".join(map(str, candidates))} CPU threads (now '
+            f'{", ".join(map(str, candidates))} CPU threads (starting with '
             f'{self.current}); it keeps the fastest.', logger='current')
 
     def before_train_iter(self, runner, batch_idx: int,
