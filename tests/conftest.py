@@ -29,6 +29,19 @@ def mmsvf_default_scope():
         yield
 
 
+@pytest.fixture
+def single_torch_thread():
+    """One intra-op thread for the test: tiny models gain nothing from more,
+    and on a loaded machine OpenMP's spinning threads make them far slower.
+    Use with ``pytestmark = pytest.mark.usefixtures('single_torch_thread')``.
+    """
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='session')
 def shared_fixtures():
     """Path to ``../shared/fixtures``; skips the test when it is absent."""

@@ -14,7 +14,6 @@ import uuid
 
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
 
 from mmsvf_test_utils import load_script
@@ -27,12 +26,7 @@ MMHPSD = 'configs/pose/spikevideoformer/' \
     'spikevideoformer-tiny_1xb4-t4_toy-mmhpsd.py'
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 
 def _compress_schedule(cfg, length):

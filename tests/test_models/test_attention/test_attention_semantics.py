@@ -15,12 +15,7 @@ from mmsvf.models.attention import (FactorizedSpikeAttention,
 DIM, HEADS = 16, 2
 
 
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 
 def capture(module, names):

@@ -65,12 +65,7 @@ def regenerate():
     print(f'wrote {GOLDEN} ({GOLDEN.stat().st_size} bytes)')
 
 
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 
 def test_golden_output():

@@ -19,12 +19,7 @@ from mmsvf.registry import MODELS
 LN3 = math.log(3.0)
 
 
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 
 def samples(n):
