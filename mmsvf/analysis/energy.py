@@ -17,10 +17,10 @@ import io
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Union
 
+from mmsvf.utils.fileio import atomic_write
 from .counter import OperationCounter, match_layer
 
 __all__ = [
@@ -491,36 +491,6 @@ def uniform_rate_for_energy(report: EnergyReport,
         return None
     fixed = total['macs'] * report.e_mac_pj
     return (energy_mj / PJ_TO_MJ - fixed) / spike
-
-
-def atomic_write(path: str, write) -> None:
-    """Write a file through a temporary sibling and ``os.replace``.
-
-    An existing ``path`` is left untouched if ``write`` fails.
-
-    Args:
-        path (str): destination.
-        write (callable): ``write(binary_file)`` producing the content.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp', dir=directory)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _human(x: float) -> str:

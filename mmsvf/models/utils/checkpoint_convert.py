@@ -33,7 +33,6 @@ import os
 import os.path as osp
 import pickle
 import sys
-import tempfile
 import warnings
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -41,6 +40,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from mmsvf.utils.fileio import atomic_torch_save
 from mmsvf.compat import (UnsafeCheckpointError, unpickling_reason,
                           unsafe_checkpoint_message)
 
@@ -618,29 +618,15 @@ def convert_mmsvf_to_official(
 
 
 def save_checkpoint_atomic(obj, path: str) -> None:
-    """``torch.save`` to ``path`` through a temporary file + ``os.replace``.
+    """``torch.save`` to ``path`` without ever leaving a truncated file.
 
-    An existing ``path`` is replaced only once the new file is complete, so a
-    failure (disk full, interrupt) never leaves a truncated checkpoint.
+    Thin alias of :func:`mmsvf.utils.fileio.atomic_torch_save`.
 
     Args:
         obj: What to save.
         path (str): Destination.
     """
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.',
-                               suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_torch_save(obj, path)
 
 
 def _sha256(path: str) -> str:
