@@ -185,12 +185,11 @@ def backbone_target_shapes(backbone_cfg: dict, prefix: str = BACKBONE_PREFIX
     Returns:
         OrderedDict: prefixed key → shape.
     """
-    from mmengine.registry import DefaultScope
-
     from mmsvf.models.backbones import SpikeVideoFormer
     cfg = {k: v for k, v in backbone_cfg.items() if k != 'type'}
-    # nested neuron builds resolve in the current default scope
-    with DefaultScope.overwrite_default_scope('mmsvf'), torch.device('meta'):
+    # its neurons are built in mmsvf's scope whatever the default scope is
+    # (docs/registry_and_scope.md)
+    with torch.device('meta'):
         model = SpikeVideoFormer(**cfg)
     return OrderedDict((prefix + k, v.shape)
                        for k, v in model.state_dict().items())

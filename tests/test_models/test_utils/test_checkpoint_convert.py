@@ -176,3 +176,12 @@ def test_report_format_and_clean():
     assert text.endswith('see MISSING / UNEXPECTED above')
     assert report.to_dict()['missing'] == report.missing
     assert ConversionReport(task='backbone').clean
+
+
+@pytest.mark.parametrize('scope', ['mmaction', 'mmseg', 'mmpose'])
+def test_target_shapes_under_an_upstream_scope(scope):
+    expected = {f'backbone.{k}': v.shape
+                for k, v in tiny_backbone().state_dict().items()}
+    with DefaultScope.overwrite_default_scope(scope):
+        shapes = backbone_target_shapes(TINY)
+    assert dict(shapes) == expected
