@@ -47,7 +47,8 @@ def add_mim_extension():
     """Ship configs/, tools/, demo/ and model-index.yml as ``mmsvf/.mim``.
 
     Symlinks for editable installs, copies for wheels/sdists (as mmyolo), so
-    ``_base_ = 'mmsvf::...'`` works after any install (mmsvf.compat) and
+    ``_base_ = 'mmsvf::...'`` works after any install (mmsvf.compat's
+    config_package and installed_path) and
     ``mim search/train mmsvf`` after a regular one.
     """
     if 'develop' in sys.argv or 'editable_wheel' in sys.argv:

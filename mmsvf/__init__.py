@@ -3,12 +3,15 @@
 
 Importing mmsvf applies the upstream workarounds of :mod:`mmsvf.compat` (each
 only when its defect is present) and warns about versions outside the tested
-window.
+window (:mod:`mmsvf.utils.version_check`).
 """
 from . import compat
 
-compat.apply_all()
-compat.check_versions()
+compat.apply()
+
+from .utils.version_check import check_versions  # noqa: E402
+
+check_versions()
 
 from .version import __version__, version_info  # noqa: E402
 

@@ -4,7 +4,9 @@
 Types registered here build from any OpenMMLab scope as ``'mmsvf.Name'``;
 mmsvf-scoped configs reach upstream types as ``'mmaction.X'``, ``'mmseg.X'`` or
 ``'mmpose.X'`` (use ``_scope_`` on a component whose *nested* parts must also
-come from upstream; a type prefix does not carry to nested builds).
+come from upstream; a type prefix does not carry to nested builds). The whole
+policy is in docs/registry_and_scope.md; :func:`scoped` applies it where a
+module builds its nested parts.
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -60,3 +62,29 @@ VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS,
                        locations=['mmsvf.visualization'])
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS,
                        locations=['mmsvf.visualization'])
+
+#: the scope of every registry above (the package name, as mmengine infers)
+MMSVF_SCOPE = 'mmsvf'
+
+
+def scoped(cfg, scope=MMSVF_SCOPE):
+    """A copy of a nested component's config that builds in ``scope``.
+
+    The one rule of docs/registry_and_scope.md for nested builds: a type
+    prefix (``'mmsvf.X'``) does not carry its scope to the parts a component
+    builds itself, so a component that builds parts from config names their
+    scope with ``_scope_``: ``'mmsvf'`` for mmsvf parts (neurons, heads,
+    data preprocessors), the upstream scope for upstream parts (e.g.
+    ``'mmaction'`` for mmaction's losses). A ``_scope_`` the user gave wins;
+    prefixed types (``'mmpose.X'``) still resolve in their own scope.
+
+    Args:
+        cfg (dict): The part's config (not modified).
+        scope (str): Scope for its unprefixed types. Defaults to ``'mmsvf'``.
+
+    Returns:
+        dict: A shallow copy with ``_scope_`` set unless it had one.
+    """
+    cfg = dict(cfg)
+    cfg.setdefault('_scope_', scope)
+    return cfg

@@ -157,3 +157,39 @@ def test_register_all_modules_sets_mmsvf_scope():
     with DefaultScope.overwrite_default_scope('mmseg'):
         register_all_modules(init_default_scope=False)
         assert DefaultScope.get_current_instance().scope_name == 'mmseg'
+
+
+def test_scoped_names_the_scope_of_nested_parts():
+    from mmsvf.registry import MMSVF_SCOPE, scoped
+    cfg = dict(type='LIF', tau=2.0)
+    out = scoped(cfg)
+    assert out == dict(type='LIF', tau=2.0, _scope_=MMSVF_SCOPE)
+    assert cfg == dict(type='LIF', tau=2.0)  # the input is not modified
+    assert MMSVF_SCOPE == MODELS.scope == METRICS.scope
+    assert scoped(dict(type='CrossEntropyLoss'), 'mmaction')['_scope_'] == \
+        'mmaction'
+    # a scope the user named wins
+    assert scoped(dict(type='X', _scope_='mmpose'))['_scope_'] == 'mmpose'
+
+
+@pytest.mark.parametrize('scope', ['mmaction', 'mmseg', 'mmpose', 'mmsvf'])
+def test_nested_mmsvf_parts_build_under_any_scope(scope):
+    """The places that build nested parts from config (neuron builder,
+    spiking head, pose estimator) apply the one scope rule."""
+    from mmaction.models.losses import CrossEntropyLoss
+
+    from mmsvf.models.heads import SpikingClsHead
+    from mmsvf.models.neurons import build_neuron
+    from mmsvf.models.pose import SpikePoseEstimator
+    with DefaultScope.overwrite_default_scope(scope):
+        assert type(build_neuron(dict(type='LIF'))) is LIF
+        head = SpikingClsHead(num_classes=3, in_channels=4,
+                              neuron=dict(type='IntegerLIF', max_level=2))
+        assert type(head.lif) is IntegerLIF and head.lif.max_level == 2
+        assert type(head.loss_cls) is CrossEntropyLoss
+        # a prefixed type resolves by its prefix (no _scope_ is added)
+        assert type(build_neuron(dict(type='mmsvf.LIF'))) is LIF
+        pose = SpikePoseEstimator(
+            backbone=dict(type='LIF'), head=dict(type='IntegerLIF'),
+            data_preprocessor=dict(type='ClipPoseDataPreprocessor'))
+    assert type(pose.backbone) is LIF and type(pose.head) is IntegerLIF

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Distributed training with torchrun: bash tools/dist_train.sh CONFIG GPUS [args]
 # On a machine without CUDA the processes use gloo (tools/train.py calls
-# mmsvf.compat.cpu_distributed_setup), e.g. `bash tools/dist_train.sh CONFIG 2`.
+# mmsvf.utils.dist.cpu_distributed_setup), e.g. `bash tools/dist_train.sh CONFIG 2`.
 set -e
 CONFIG=$1
 GPUS=$2

@@ -143,11 +143,11 @@ def main(argv=None):
     args = parse_args(argv)
 
     import mmsvf  # noqa: F401  (applies the upstream workarounds)
-    from mmsvf import compat
-    from mmsvf.utils import build_runner, load_tool_config
+    from mmsvf.utils import (build_runner, cpu_distributed_setup,
+                             load_tool_config)
 
     cfg = merge_args(load_tool_config(args.config), args)
-    compat.cpu_distributed_setup(cfg, args.launcher)
+    cpu_distributed_setup(cfg, args.launcher)
 
     runner = build_runner(cfg)
     metrics = runner.test()

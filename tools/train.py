@@ -143,11 +143,11 @@ def main(argv=None):
 
     # importing mmsvf applies the upstream workarounds before any toolbox
     import mmsvf  # noqa: F401
-    from mmsvf import compat
-    from mmsvf.utils import build_runner, load_tool_config
+    from mmsvf.utils import (build_runner, cpu_distributed_setup,
+                             load_tool_config)
 
     cfg = merge_args(load_tool_config(args.config), args)
-    compat.cpu_distributed_setup(cfg, args.launcher)
+    cpu_distributed_setup(cfg, args.launcher)
 
     runner = build_runner(cfg)
     runner.train()

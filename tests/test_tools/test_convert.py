@@ -1,6 +1,8 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""tools/convert/convert_{metaspikformer,spikevideoformer}.py end to end."""
+"""tools/model_converters/{spikevideoformer,metaspikeformer}2mmsvf.py (and
+the metaspikformer2mmsvf.py alias) end to end."""
 import argparse
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -10,10 +12,9 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_checkpoint
 
-from mmsvf.models.utils.checkpoint_convert import (UnsafeCheckpointError,
-                                                   convert_mmsvf_to_official,
-                                                   load_checkpoint_file)
+from mmsvf.models.utils.checkpoint_convert import convert_mmsvf_to_official
 from mmsvf.utils import register_all_modules
+from mmsvf.utils.checkpoint import UnsafeCheckpointError, load_checkpoint_file
 
 from mmsvf_test_utils import load_script
 
@@ -29,7 +30,7 @@ TINY_BACKBONE = dict(
 
 
 def load_tool(name):
-    return load_script(f'tools/convert/{name}.py')
+    return load_script(f'tools/model_converters/{name}.py')
 
 
 @pytest.fixture(scope='module')
@@ -87,7 +88,7 @@ def test_svf_checkpoint_round_trip_bit_identical(tmp_path,
     src = tmp_path / 'svf_official.pth'
     official_file(source, src, container='state_dict')
     dst = tmp_path / 'mmsvf.pth'
-    report = load_tool('convert_spikevideoformer').main([
+    report = load_tool('spikevideoformer2mmsvf').main([
         str(src), str(dst), '--task', 'recognition', '--config',
         recognition_config
     ])
@@ -96,7 +97,13 @@ def test_svf_checkpoint_round_trip_bit_identical(tmp_path,
 
     ckpt = torch.load(dst, map_location='cpu', weights_only=True)
     assert set(ckpt) == {'state_dict', 'meta'}
-    assert ckpt['meta']['task'] == 'recognition'
+    meta = ckpt['meta']
+    assert meta['task'] == 'recognition'
+    assert meta['source_format'] == 'spikevideoformer'
+    assert meta['converter'] == \
+        'tools/model_converters/spikevideoformer2mmsvf.py'
+    assert meta['source_sha256'] == hashlib.sha256(
+        src.read_bytes()).hexdigest()
     target = build(recognition_config, seed=2)
     assert not torch.equal(scores(target), scores(source))
     target.load_state_dict(ckpt['state_dict'], strict=True)
@@ -109,7 +116,7 @@ def test_metaspikformer_without_attn_bn(tmp_path, recognition_config,
     src = tmp_path / 'v2.pth'
     official = official_file(source, src, drop_attn_bn=True)
     dst = tmp_path / 'v2_mmsvf.pth'
-    report = load_tool('convert_metaspikformer').main([
+    report = load_tool('metaspikeformer2mmsvf').main([
         str(src), str(dst), '--task', 'recognition', '--config',
         recognition_config
     ])
@@ -131,7 +138,7 @@ def test_backbone_task_and_init_cfg_loading(tmp_path, recognition_config):
     src = tmp_path / 'svf.pth'
     official_file(source, src)
     dst = tmp_path / 'backbone.pth'
-    report = load_tool('convert_spikevideoformer').main(
+    report = load_tool('spikevideoformer2mmsvf').main(
         [str(src), str(dst), '--task', 'backbone'])
     assert set(report.dropped) == {'head.weight', 'head.bias'}
     cfg = Config.fromfile(recognition_config)
@@ -148,7 +155,7 @@ def test_class_count_mismatch_drops_head(tmp_path, recognition_config):
     source = build(recognition_config, seed=5)
     src = tmp_path / 'svf.pth'
     official_file(source, src)
-    report = load_tool('convert_spikevideoformer').main([
+    report = load_tool('spikevideoformer2mmsvf').main([
         str(src), str(tmp_path / 'out.pth'), '--num-classes', '5'
     ])
     assert set(report.dropped) == {'head.weight', 'head.bias'}
@@ -178,7 +185,7 @@ def test_code_executing_pickle_is_refused(tmp_path, recognition_config,
 
     # the converter refuses it, says why and how, and keeps the old output
     with pytest.raises(SystemExit) as info:
-        load_tool('convert_spikevideoformer').main(
+        load_tool('spikevideoformer2mmsvf').main(
             [str(evil), str(dst), '--task', 'backbone'])
     assert info.value.code == 1
     err = capsys.readouterr().err
@@ -207,11 +214,11 @@ def test_strict_refuses_incomplete_conversion(tmp_path):
     del state['block4.0.mlp.fc2_bn.weight']
     torch.save({'model': state}, src)
     with pytest.raises(SystemExit):
-        load_tool('convert_spikevideoformer').main(
+        load_tool('spikevideoformer2mmsvf').main(
             [str(src), str(tmp_path / 'o.pth'), '--task', 'pose',
              '--strict'])
     assert not (tmp_path / 'o.pth').exists()
-    report = load_tool('convert_spikevideoformer').main(
+    report = load_tool('spikevideoformer2mmsvf').main(
         [str(src), str(tmp_path / 'o.pth'), '--task', 'pose'])
     assert report.missing == ['backbone.block4.0.mlp.fc2_bn.weight']
 
@@ -257,7 +264,7 @@ def v2_style_file(path, seed, in_channels=3):
 def test_segmentation_config_target_and_init_cfg(tmp_path):
     source = v2_style_file(tmp_path / 'v2.pth', seed=6)
     dst = tmp_path / 'seg.pth'
-    report = load_tool('convert_metaspikformer').main([
+    report = load_tool('metaspikeformer2mmsvf').main([
         str(tmp_path / 'v2.pth'), str(dst), '--task', 'segmentation',
         '--config', str(TOY_SEG_CFG)
     ])
@@ -289,7 +296,7 @@ def test_pose_config_without_smpl_file_compares_the_backbone(tmp_path,
     # the SMPL body file is licence-gated; the converter must not need it
     v2_style_file(tmp_path / 'v2.pth', seed=7)
     dst = tmp_path / 'pose.pth'
-    report = load_tool('convert_metaspikformer').main([
+    report = load_tool('metaspikeformer2mmsvf').main([
         str(tmp_path / 'v2.pth'), str(dst), '--task', 'pose', '--config',
         str(TOY_POSE_CFG), '--cfg-options',
         f'model.head.smpl_cfg.model_path={tmp_path / "absent_smpl.npz"}'
@@ -326,6 +333,39 @@ def test_official_file_in_init_cfg_points_to_the_converter(tmp_path):
     message = str(info.value)
     assert 'argparse.Namespace' in message and str(src) in message
     assert 'no --unsafe-load needed' in message
-    report = load_tool('convert_metaspikformer').main(
+    report = load_tool('metaspikeformer2mmsvf').main(
         [str(src), str(tmp_path / 'out.pth'), '--task', 'backbone'])
     assert report.clean and len(report.attn_bn_initialised) == 2 * 5
+
+
+def test_official_spelling_alias(tmp_path):
+    """``metaspikformer2mmsvf.py`` (the official code's spelling) runs the
+    Meta-SpikeFormer converter: same output, same meta."""
+    src = tmp_path / 'v2.pth'
+    v2_style_file(src, seed=9)
+    outputs = {}
+    for name in ('metaspikeformer2mmsvf', 'metaspikformer2mmsvf'):
+        dst = tmp_path / f'{name}.pth'
+        report = load_tool(name).main([str(src), str(dst), '--task',
+                                       'backbone'])
+        assert report.clean
+        outputs[name] = torch.load(dst, weights_only=True)
+    canonical, alias = (outputs[n] for n in ('metaspikeformer2mmsvf',
+                                              'metaspikformer2mmsvf'))
+    assert list(alias['state_dict']) == list(canonical['state_dict'])
+    assert all(torch.equal(alias['state_dict'][k], v)
+               for k, v in canonical['state_dict'].items())
+    for meta in (canonical['meta'], alias['meta']):
+        assert meta['source_format'] == 'metaspikeformer'
+        assert meta['converter'] == \
+            'tools/model_converters/metaspikeformer2mmsvf.py'
+
+
+def test_unknown_source_format_is_refused(tmp_path):
+    from mmsvf.models.utils.checkpoint_convert import convert_file
+    src = tmp_path / 'v2.pth'
+    v2_style_file(src, seed=10)
+    with pytest.raises(ValueError, match="'spikevideoformer'"):
+        convert_file(str(src), str(tmp_path / 'o.pth'),
+                     source_format='spikformer')
+    assert not (tmp_path / 'o.pth').exists()

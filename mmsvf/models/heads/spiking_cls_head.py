@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 from mmaction.models.heads.base import BaseHead
 from torch import Tensor, nn
 
-from mmsvf.registry import MODELS
+from mmsvf.registry import MODELS, scoped
 from ..neurons import build_neuron
 
 __all__ = ['SpikingClsHead']
@@ -70,10 +70,9 @@ class SpikingClsHead(BaseHead):
                  **kwargs) -> None:
         # mmaction's BaseHead builds the loss from mmaction's registry; name
         # the scope so that the head also builds under another default scope
-        loss_cls = dict(kwargs.get('loss_cls')
-                        or dict(type='CrossEntropyLoss'))
-        loss_cls.setdefault('_scope_', 'mmaction')
-        kwargs['loss_cls'] = loss_cls
+        kwargs['loss_cls'] = scoped(
+            kwargs.get('loss_cls') or dict(type='CrossEntropyLoss'),
+            'mmaction')
         if kwargs.get('init_cfg') is None:
             kwargs['init_cfg'] = dict(
                 type='TruncNormal', layer='Linear', std=init_std, bias=0)
@@ -86,9 +85,7 @@ class SpikingClsHead(BaseHead):
         self.reset_each_frame = reset_each_frame
         self.feature_index = feature_index
         # built in the mmsvf scope whatever the caller's default scope is
-        neuron = dict(neuron or dict(type='LIF'))
-        neuron.setdefault('_scope_', 'mmsvf')
-        self.lif = build_neuron(neuron)
+        self.lif = build_neuron(scoped(neuron or dict(type='LIF')))
         self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio > 0 \
             else nn.Identity()
         self.head = nn.Linear(in_channels, num_classes)

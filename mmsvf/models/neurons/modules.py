@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from mmsvf.registry import MODELS
+from mmsvf.registry import MODELS, scoped
 from .functional import (check_time_first, integer_lif_multistep,
                          lif_multistep)
 from .spike_storage import mark_spikes
@@ -155,13 +155,13 @@ def build_neuron(cfg, **overrides):
     registered in mmsvf (``'LIF'``) is built in the ``mmsvf`` scope whatever
     the current default scope is, so mmsvf modules built from an
     mmaction / mmseg / mmpose-scoped config (``type='mmsvf.X'`` does not carry
-    its scope to nested builds) still find their neurons.
+    its scope to nested builds) still find their neurons
+    (docs/registry_and_scope.md).
     """
     cfg = dict(cfg or dict(type='LIF'))
     cfg.update(overrides)
-    if ('_scope_' not in cfg and isinstance(cfg.get('type'), str)
-            and cfg['type'] in MODELS.module_dict):
-        cfg['_scope_'] = MODELS.scope
+    if isinstance(cfg.get('type'), str) and cfg['type'] in MODELS.module_dict:
+        cfg = scoped(cfg)
     return MODELS.build(cfg)
 
 

@@ -5,7 +5,7 @@ from typing import Dict, Optional
 import torch
 from mmpose.models.pose_estimators.base import BasePoseEstimator
 
-from mmsvf.registry import MODELS
+from mmsvf.registry import MODELS, scoped
 
 __all__ = ['SpikePoseEstimator']
 
@@ -53,8 +53,7 @@ class SpikePoseEstimator(BasePoseEstimator):
         # mmpose's base class builds through mmpose's registry; resolve
         # unprefixed types in mmsvf's scope whatever the default scope is
         backbone, head, data_preprocessor = (
-            dict(cfg, _scope_=cfg.get('_scope_', 'mmsvf'))
-            for cfg in (backbone, head, data_preprocessor))
+            scoped(cfg) for cfg in (backbone, head, data_preprocessor))
         super().__init__(
             backbone=backbone,
             head=head,

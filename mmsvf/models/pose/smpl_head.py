@@ -9,7 +9,7 @@ from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import nn
 
-from mmsvf.registry import MODELS
+from mmsvf.registry import MODELS, scoped
 from .rotation import (axis_angle_to_rotmat, rot6d_to_rotmat,
                        rotmat_to_rot6d)
 from .smpl import SMPL_CONFIG_KEY
@@ -19,9 +19,7 @@ __all__ = ['SMPLRegressionHead']
 
 def _build(cfg):
     """Build an mmsvf component whatever the caller's default scope is."""
-    cfg = copy.deepcopy(dict(cfg))
-    cfg.setdefault('_scope_', 'mmsvf')
-    return MODELS.build(cfg)
+    return MODELS.build(scoped(copy.deepcopy(dict(cfg))))
 
 
 @MODELS.register_module()

@@ -1,11 +1,9 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-from .checkpoint_convert import (ConversionReport, UnsafeCheckpointError,
-                                 convert_mmsvf_to_official,
-                                 convert_official_to_mmsvf,
-                                 load_checkpoint_file, save_checkpoint_atomic)
+from .checkpoint_convert import (convert_file, convert_mmsvf_to_official,
+                                 convert_official_to_mmsvf)
+from .conversion_report import ConversionReport
 
 __all__ = [
-    'ConversionReport', 'UnsafeCheckpointError', 'convert_mmsvf_to_official',
-    'convert_official_to_mmsvf', 'load_checkpoint_file',
-    'save_checkpoint_atomic'
+    'ConversionReport', 'convert_file', 'convert_mmsvf_to_official',
+    'convert_official_to_mmsvf'
 ]

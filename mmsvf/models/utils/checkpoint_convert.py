@@ -1,9 +1,12 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Official Meta-SpikeFormer / SpikeVideoFormer checkpoints ↔ mmsvf.
+"""Official Meta-SpikeFormer / SpikeVideoFormer checkpoints <-> mmsvf keys.
 
 Official classification checkpoints (Meta-SpikeFormer = Spike-Driven
 Transformer V2, and SpikeVideoFormer) hold the backbone at the top level
-(``downsample1_1.*``, ``ConvBlock1_1.0.*``, ..., ``block4.1.*``, SPEC §3.8) and
+(``downsample1_1.*``, ``ConvBlock1_1.0.*``, ..., ``block4.1.*``, the module
+names of ``Spiking_vit_MetaFormer`` in the official
+``classification/models.py`` of BICLab/Spike-Driven-Transformer-V2 and
+``classification/models/metaspikformer.py`` of JimmyZou/SpikeVideoFormer) and
 the classifier as ``head.*`` (+ ``head_kd.*`` when trained with distillation),
 saved as ``{'model': state_dict, 'optimizer': ..., 'args': Namespace, ...}``
 (SpikeVideoFormer possibly as ``{'state_dict': ...}``). mmsvf's backbone uses
@@ -19,40 +22,32 @@ official                 mmsvf
                          initialised fresh (weight 1, bias 0, mean 0, var 1)
 =======================  ==================================================
 
-Loading is safe by default: :func:`load_checkpoint_file` reads with
-``torch.load(weights_only=True)`` (plus :class:`argparse.Namespace`, which the
-official training scripts pickle next to the weights), so a file whose
-unpickling would run code is refused with :class:`UnsafeCheckpointError`.
-``unsafe=True`` (the converters' ``--unsafe-load``) lifts that for files the
-user trusts.
+This module holds the key mapping, the shape inference and
+:func:`convert_file` (file in, file out); what a conversion did is a
+:class:`~mmsvf.models.utils.conversion_report.ConversionReport`. Files are
+read and written by :mod:`mmsvf.utils.checkpoint` (safe loading, atomic
+saving); the command lines are ``tools/model_converters/*2mmsvf.py``.
 """
-import argparse
-import hashlib
-import json
-import os
 import os.path as osp
-import pickle
 import sys
-import warnings
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 
-from mmsvf.utils.fileio import atomic_torch_save
-from mmsvf.compat import (UnsafeCheckpointError, unpickling_reason,
-                          unsafe_checkpoint_message)
+from mmsvf.utils.checkpoint import (file_sha256, load_checkpoint_file,
+                                    save_checkpoint_atomic)
+from .conversion_report import ConversionReport
 
 __all__ = [
-    'UnsafeCheckpointError', 'ConversionReport', 'BACKBONE_MODULES', 'TASKS',
-    'load_checkpoint_file', 'extract_state_dict', 'infer_backbone_config',
+    'ConversionReport', 'BACKBONE_MODULES', 'TASKS', 'CONVERTERS',
+    'SOURCE_FORMATS', 'extract_state_dict', 'infer_backbone_config',
     'backbone_target_shapes', 'config_target_shapes', 'config_backbone_shapes',
     'fresh_bn_state', 'convert_official_to_mmsvf', 'convert_mmsvf_to_official',
-    'save_checkpoint_atomic', 'convert_file', 'refusal_hint', 'run_cli'
+    'convert_file'
 ]
 
-#: top-level module names of the backbone in official checkpoints (SPEC §3.8)
+#: top-level module names of the backbone in official checkpoints
 BACKBONE_MODULES = ('downsample1_1', 'ConvBlock1_1', 'downsample1_2',
                     'ConvBlock1_2', 'downsample2', 'ConvBlock2_1',
                     'ConvBlock2_2', 'downsample3', 'block3', 'downsample4',
@@ -63,87 +58,20 @@ HEAD_MODULES = ('head', 'head_kd')
 TASKS = ('recognition', 'segmentation', 'pose', 'backbone')
 BACKBONE_PREFIX = 'backbone.'
 CLS_HEAD_PREFIX = 'cls_head.'
-#: non-tensor globals the official training scripts pickle with the weights
-#: (``'args': argparse.Namespace``); harmless to rebuild (no code runs)
-EXTRA_SAFE_GLOBALS = (argparse.Namespace, )
 #: wrapper keys checked, in order, for the state dict inside a checkpoint
 STATE_DICT_KEYS = ('state_dict', 'model', 'module', 'model_state')
+#: source format → its converter script (named in messages and the meta)
 CONVERTERS = {
-    'metaspikformer': 'tools/convert/convert_metaspikformer.py',
-    'spikevideoformer': 'tools/convert/convert_spikevideoformer.py',
+    'metaspikeformer': 'tools/model_converters/metaspikeformer2mmsvf.py',
+    'spikevideoformer': 'tools/model_converters/spikevideoformer2mmsvf.py',
 }
-_BN_SUFFIXES = ('weight', 'bias', 'running_mean', 'running_var',
-                'num_batches_tracked')
-
-
-def refusal_hint(path: str, reason: str,
-                 converter: str = CONVERTERS['spikevideoformer']) -> str:
-    """The message shown when a checkpoint is refused.
-
-    Args:
-        path (str): The refused file.
-        reason (str): Why ``torch.load(weights_only=True)`` failed.
-        converter (str): The converter script to recommend.
-
-    Returns:
-        str: A message saying why and how to proceed.
-    """
-    return unsafe_checkpoint_message(path, reason, converter)
-
-
-def load_checkpoint_file(path: str,
-                         unsafe: bool = False,
-                         converter: str = CONVERTERS['spikevideoformer']):
-    """Load a checkpoint from disk, safely unless told otherwise.
-
-    ``.safetensors`` files are read with the ``safetensors`` package (pure
-    tensors, never code). Everything else goes through
-    ``torch.load(map_location='cpu', weights_only=True)`` with
-    :class:`argparse.Namespace` allowed in addition (official V2 checkpoints
-    store their training ``args`` as one).
-
-    Args:
-        path (str): The checkpoint file.
-        unsafe (bool): Fall back to full unpickling (``weights_only=False``)
-            for a file that the safe loader refuses. Only for trusted files:
-            it runs whatever code the pickle names. A loud warning is given.
-        converter (str): Script named in the refusal message.
-
-    Returns:
-        object: What the file holds (usually a dict).
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        UnsafeCheckpointError: the file needs arbitrary unpickling and
-            ``unsafe`` is False.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint file "{path}" not found')
-    if path.endswith('.safetensors'):
-        try:
-            from safetensors.torch import load_file
-        except ImportError as err:
-            raise ImportError(
-                f'"{path}" is a .safetensors file; reading it needs the '
-                '`safetensors` package (pip install safetensors)') from err
-        return load_file(path, device='cpu')
-    try:
-        with torch.serialization.safe_globals(list(EXTRA_SAFE_GLOBALS)):
-            return torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as err:
-        reason = unpickling_reason(err)
-        if not unsafe:
-            raise UnsafeCheckpointError(
-                refusal_hint(path, reason, converter)) from err
-        banner = '!' * 78
-        message = (
-            f'\n{banner}\nUNSAFE LOAD of "{path}": it is not a plain '
-            f'weights file ({reason}).\nUnpickling it with '
-            'weights_only=False RUNS ANY CODE IT NAMES. Do this only for a '
-            f'file you trust.\n{banner}')
-        print(message, file=sys.stderr)
-        warnings.warn(message, stacklevel=2)
-        return torch.load(path, map_location='cpu', weights_only=False)
+#: accepted source formats: the official code's spelling
+#: ("metaspikformer", e.g. ``metaspikformer_8_512``) is an alias
+SOURCE_FORMATS = {
+    'metaspikeformer': 'metaspikeformer',
+    'metaspikformer': 'metaspikeformer',
+    'spikevideoformer': 'spikevideoformer',
+}
 
 
 def extract_state_dict(checkpoint, path: str = '<checkpoint>'
@@ -257,12 +185,11 @@ def backbone_target_shapes(backbone_cfg: dict, prefix: str = BACKBONE_PREFIX
     Returns:
         OrderedDict: prefixed key → shape.
     """
-    from mmengine.registry import DefaultScope
-
     from mmsvf.models.backbones import SpikeVideoFormer
     cfg = {k: v for k, v in backbone_cfg.items() if k != 'type'}
-    # nested neuron builds resolve in the current default scope
-    with DefaultScope.overwrite_default_scope('mmsvf'), torch.device('meta'):
+    # its neurons are built in mmsvf's scope whatever the default scope is
+    # (docs/registry_and_scope.md)
+    with torch.device('meta'):
         model = SpikeVideoFormer(**cfg)
     return OrderedDict((prefix + k, v.shape)
                        for k, v in model.state_dict().items())
@@ -359,103 +286,6 @@ def fresh_bn_state(num_features: int, dtype=torch.float32
         running_mean=torch.zeros(num_features, dtype=dtype),
         running_var=torch.ones(num_features, dtype=dtype),
         num_batches_tracked=torch.tensor(0, dtype=torch.long))
-
-
-@dataclass
-class ConversionReport:
-    """What a conversion did, key by key (all keys in mmsvf naming).
-
-    Attributes:
-        task (str): Target task.
-        container (str): Where the weights sat in the source checkpoint.
-        num_source_keys (int): Tensors in the source state dict.
-        num_output_keys (int): Tensors written.
-        target (str): What the keys were compared with.
-        attn_bn_initialised (list[str]): ``attn_bn`` keys absent from the
-            source and initialised fresh.
-        head (str): What happened to the classifier.
-        dropped (dict[str, str]): Source keys not written, with the reason.
-        missing (list[str]): Backbone keys of the target the source lacks.
-        task_keys_left (list[str]): Non-backbone keys of the target left to
-            the model's own initialisation (heads, necks).
-        unexpected (list[str]): Source keys the target does not have (not
-            written).
-        shape_mismatch (dict[str, str]): Keys whose shapes differ (not
-            written), ``'source vs target'``.
-        adapted (dict[str, str]): Keys written in a changed form, with how
-            (an RGB stem for a grey-scale target).
-    """
-
-    task: str
-    container: str = ''
-    num_source_keys: int = 0
-    num_output_keys: int = 0
-    target: str = ''
-    attn_bn_initialised: List[str] = field(default_factory=list)
-    head: str = ''
-    dropped: Dict[str, str] = field(default_factory=dict)
-    missing: List[str] = field(default_factory=list)
-    task_keys_left: List[str] = field(default_factory=list)
-    unexpected: List[str] = field(default_factory=list)
-    shape_mismatch: Dict[str, str] = field(default_factory=dict)
-    adapted: Dict[str, str] = field(default_factory=dict)
-
-    @property
-    def clean(self) -> bool:
-        """No missing backbone key, no unexpected key, no shape mismatch."""
-        return not (self.missing or self.unexpected or self.shape_mismatch)
-
-    def to_dict(self) -> dict:
-        """Plain-python form (safe to store in a checkpoint's ``meta``)."""
-        return asdict(self)
-
-    def format(self, max_items: int = 20) -> str:
-        """Human-readable summary."""
-
-        def items(seq):
-            seq = list(seq)
-            shown = [f'      {s}' for s in seq[:max_items]]
-            if len(seq) > max_items:
-                shown.append(f'      ... and {len(seq) - max_items} more')
-            return shown
-
-        lines = [
-            f'task: {self.task}; weights under "{self.container}"'
-            if self.container else f'task: {self.task}; bare state dict',
-            f'source tensors: {self.num_source_keys}; written: '
-            f'{self.num_output_keys}; compared with: {self.target}',
-            f'classification head: {self.head}'
-        ]
-        if self.attn_bn_initialised:
-            lines.append(
-                f'  NEW attn_bn (absent from the checkpoint, initialised '
-                f'weight=1 bias=0 mean=0 var=1): '
-                f'{len(self.attn_bn_initialised)} keys')
-            lines += items(self.attn_bn_initialised)
-        for title, keys in (
-                ('MISSING backbone keys (left at their random init)',
-                 self.missing),
-                ('UNEXPECTED keys (not in the target, not written)',
-                 self.unexpected),
-                ('SHAPE MISMATCH (not written)', [
-                    f'{k}: {v}' for k, v in self.shape_mismatch.items()
-                ]),
-                ('dropped', [f'{k}: {v}' for k, v in self.dropped.items()]),
-                ('ADAPTED', [f'{k}: {v}' for k, v in self.adapted.items()])):
-            if keys:
-                lines.append(f'  {title}: {len(keys)}')
-                lines += items(keys)
-        if self.task_keys_left:
-            groups = OrderedDict()
-            for k in self.task_keys_left:
-                groups.setdefault(_top(k), 0)
-                groups[_top(k)] += 1
-            lines.append('  task parts left to the model\'s own init: ' +
-                         ', '.join(f'{g}.* ({n})'
-                                   for g, n in groups.items()))
-        lines.append('result: ' + (
-            'clean' if self.clean else 'see MISSING / UNEXPECTED above'))
-        return '\n'.join(lines)
 
 
 def convert_official_to_mmsvf(
@@ -617,26 +447,6 @@ def convert_mmsvf_to_official(
     return out
 
 
-def save_checkpoint_atomic(obj, path: str) -> None:
-    """``torch.save`` to ``path`` without ever leaving a truncated file.
-
-    Thin alias of :func:`mmsvf.utils.fileio.atomic_torch_save`.
-
-    Args:
-        obj: What to save.
-        path (str): Destination.
-    """
-    atomic_torch_save(obj, path)
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def convert_file(src: str,
                  dst: str,
                  task: str = 'recognition',
@@ -662,8 +472,10 @@ def convert_file(src: str,
         unsafe (bool): Allow full unpickling of a trusted file.
         strict (bool): Fail (and write nothing) when a backbone key is
             missing or a key is unexpected / of another shape.
-        source_format (str): ``'metaspikformer'`` or ``'spikevideoformer'``
-            (recorded in the meta, names the converter in messages).
+        source_format (str): ``'metaspikeformer'`` (alias
+            ``'metaspikformer'``, the official code's spelling) or
+            ``'spikevideoformer'``; recorded in the meta, names the converter
+            in messages.
 
     Returns:
         ConversionReport: What was done.
@@ -672,7 +484,11 @@ def convert_file(src: str,
         RuntimeError: ``strict`` and the conversion is not clean.
     """
     from mmsvf import __version__
-    converter = CONVERTERS.get(source_format, CONVERTERS['spikevideoformer'])
+    if source_format not in SOURCE_FORMATS:
+        raise ValueError(f'source_format must be one of '
+                         f'{sorted(SOURCE_FORMATS)}, got {source_format!r}')
+    source_format = SOURCE_FORMATS[source_format]
+    converter = CONVERTERS[source_format]
     checkpoint = load_checkpoint_file(src, unsafe=unsafe, converter=converter)
     state, container = extract_state_dict(checkpoint, src)
     target, desc = None, ''
@@ -722,78 +538,9 @@ def convert_file(src: str,
         converter=converter,
         source_format=source_format,
         source=osp.abspath(src),
-        source_sha256=_sha256(src),
+        source_sha256=file_sha256(src),
         task=task,
         config=config,
         report=report.to_dict())
     save_checkpoint_atomic(dict(state_dict=new_state, meta=meta), dst)
-    return report
-
-
-def run_cli(argv: Optional[Sequence[str]] = None,
-            source_format: str = 'spikevideoformer') -> ConversionReport:
-    """Command line of ``tools/convert/convert_{metaspikformer,
-    spikevideoformer}.py``.
-
-    Args:
-        argv (list[str], optional): Arguments (default ``sys.argv[1:]``).
-        source_format (str): Which official project the file comes from.
-
-    Returns:
-        ConversionReport: The report (also printed).
-    """
-    from mmengine.config import DictAction
-    names = {
-        'metaspikformer':
-        'Meta-SpikeFormer (Spike-Driven Transformer V2) classification',
-        'spikevideoformer': 'SpikeVideoFormer',
-    }
-    parser = argparse.ArgumentParser(
-        description=f'Convert an official {names[source_format]} checkpoint '
-        'into an mmsvf checkpoint ({"state_dict", "meta"}). The file is read '
-        'with torch.load(weights_only=True): a file that needs arbitrary '
-        'unpickling is refused unless --unsafe-load is given.')
-    parser.add_argument('src', help='official checkpoint (.pth/.pth.tar; '
-                        '.safetensors with the safetensors package)')
-    parser.add_argument('dst', help='output mmsvf checkpoint (.pth)')
-    parser.add_argument(
-        '--task', choices=TASKS, default='recognition',
-        help='target model: recognition keeps the classifier as '
-        'cls_head.head (when the classes match); the others keep only '
-        'backbone.* (default: recognition)')
-    parser.add_argument(
-        '--config', help='mmsvf config whose model the keys are compared '
-        'with (default: the backbone described by the checkpoint itself, '
-        'Hamming attention)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='overrides for --config')
-    parser.add_argument(
-        '--num-classes', type=int, default=None,
-        help='without --config: classes of the recognition target; the '
-        'classifier is dropped (and reported) when it differs')
-    parser.add_argument(
-        '--unsafe-load', action='store_true',
-        help='DANGEROUS: if the safe loader refuses the file, unpickle it '
-        'fully (runs any code the file names). Only for files you trust')
-    parser.add_argument(
-        '--strict', action='store_true',
-        help='fail without writing when a backbone key is missing or a key '
-        'is unexpected / of another shape')
-    parser.add_argument('--report-json', help='also write the report here')
-    args = parser.parse_args(argv)
-    try:
-        report = convert_file(
-            args.src, args.dst, task=args.task, config=args.config,
-            cfg_options=args.cfg_options, num_classes=args.num_classes,
-            unsafe=args.unsafe_load, strict=args.strict,
-            source_format=source_format)
-    except (UnsafeCheckpointError, FileNotFoundError, ValueError,
-            RuntimeError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        raise SystemExit(1) from err
-    print(report.format())
-    print(f'wrote {args.dst}')
-    if args.report_json:
-        with open(args.report_json, 'w') as f:
-            json.dump(report.to_dict(), f, indent=2)
     return report

@@ -1,19 +1,15 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """Official Meta-SpikeFormer / SpikeVideoFormer key mapping (both ways)."""
-import argparse
-import fractions
-import os
-import pickle
-
 import pytest
 import torch
 from mmengine.registry import DefaultScope
 
 from mmsvf.models.backbones import SpikeVideoFormer
 from mmsvf.models.utils.checkpoint_convert import (
-    UnsafeCheckpointError, backbone_target_shapes, convert_mmsvf_to_official,
+    backbone_target_shapes, convert_mmsvf_to_official,
     convert_official_to_mmsvf, extract_state_dict, fresh_bn_state,
-    infer_backbone_config, load_checkpoint_file, save_checkpoint_atomic)
+    infer_backbone_config)
+from mmsvf.models.utils.conversion_report import ConversionReport
 
 TINY = dict(embed_dims=[16, 32, 64, 64], depths=(2, 1), num_heads=2)
 
@@ -147,54 +143,6 @@ def test_extract_state_dict_variants():
         extract_state_dict({'model': {'a': 1}}, 'f.pth')
 
 
-def test_safe_loader_accepts_namespace_refuses_code(tmp_path):
-    ok = tmp_path / 'ok.pth'
-    torch.save({'model': {'w': torch.ones(2)},
-                'args': argparse.Namespace(model='metaspikformer_8_512')},
-               ok)
-    assert load_checkpoint_file(str(ok))['args'].model == \
-        'metaspikformer_8_512'
-
-    marker = tmp_path / 'marker'
-
-    class Payload:
-
-        def __reduce__(self):
-            return (open, (str(marker), 'w'))
-
-    evil = tmp_path / 'evil.pth'
-    torch.save({'model': {'w': torch.ones(2)}, 'x': Payload()}, evil)
-    with pytest.raises(UnsafeCheckpointError) as info:
-        load_checkpoint_file(str(evil))
-    assert not marker.exists()
-    message = str(info.value)
-    assert str(evil) in message and '--unsafe-load' in message
-    assert 'io.open' in message
-    assert isinstance(info.value, pickle.UnpicklingError)
-
-
-def test_unsafe_load_opt_in(tmp_path):
-    path = tmp_path / 'frac.pth'
-    torch.save({'model': {'w': torch.ones(1)},
-                'ratio': fractions.Fraction(1, 3)}, path)
-    with pytest.raises(UnsafeCheckpointError):
-        load_checkpoint_file(str(path))
-    with pytest.warns(UserWarning, match='UNSAFE LOAD'):
-        ckpt = load_checkpoint_file(str(path), unsafe=True)
-    assert ckpt['ratio'] == fractions.Fraction(1, 3)
-
-
-def test_atomic_save_keeps_old_file_on_failure(tmp_path):
-    dst = tmp_path / 'out.pth'
-    save_checkpoint_atomic({'w': torch.ones(2)}, str(dst))
-    before = dst.read_bytes()
-    with pytest.raises(Exception):
-        save_checkpoint_atomic({'w': torch.zeros(2), 'f': lambda: 0},
-                               str(dst))
-    assert dst.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ['out.pth']  # no temp left
-
-
 def test_rgb_stem_adapted_for_grey_target():
     official = convert_mmsvf_to_official(recognizer_state())
     target = backbone_target_shapes(dict(TINY, in_channels=1))
@@ -211,13 +159,29 @@ def test_rgb_stem_adapted_for_grey_target():
                                    padding=3))
 
 
-def test_safetensors_file_is_read(tmp_path):
-    # safetensors is in requirements/tests.txt: a missing install fails here
-    import safetensors.torch as safetensors_torch
-    official = convert_mmsvf_to_official(recognizer_state())
-    path = tmp_path / 'svf.safetensors'
-    safetensors_torch.save_file(
-        {k: v.contiguous() for k, v in official.items()}, str(path))
-    loaded = load_checkpoint_file(str(path))
-    assert set(loaded) == set(official)
-    assert extract_state_dict(loaded)[1] == ''
+def test_report_format_and_clean():
+    report = ConversionReport(
+        task='segmentation', container='model', num_source_keys=3,
+        num_output_keys=1, target='T', head='dropped (see dropped)',
+        dropped={'head.weight': 'classifier'},
+        missing=[f'backbone.k{i}' for i in range(3)],
+        task_keys_left=['neck.a', 'neck.b', 'decode_head.c'])
+    assert not report.clean
+    text = report.format(max_items=2)
+    assert 'task: segmentation; weights under "model"' in text
+    assert 'MISSING backbone keys (left at their random init): 3' in text
+    assert '... and 1 more' in text
+    assert "left to the model's own init: neck.* (2), decode_head.* (1)" \
+        in text
+    assert text.endswith('see MISSING / UNEXPECTED above')
+    assert report.to_dict()['missing'] == report.missing
+    assert ConversionReport(task='backbone').clean
+
+
+@pytest.mark.parametrize('scope', ['mmaction', 'mmseg', 'mmpose'])
+def test_target_shapes_under_an_upstream_scope(scope):
+    expected = {f'backbone.{k}': v.shape
+                for k, v in tiny_backbone().state_dict().items()}
+    with DefaultScope.overwrite_default_scope(scope):
+        shapes = backbone_target_shapes(TINY)
+    assert dict(shapes) == expected
