@@ -354,24 +354,32 @@ def test_purity_check(feed):
         check_spike_driven(counter, stem=['no_such_layer'])
 
 
-def test_counter_errors_and_restores_attention_function():
-    import mmsvf.models.attention as attention
+def test_counter_errors_and_removes_its_hooks():
     import mmsvf.models.attention.core as core
     original = core.hamming_attention
     with pytest.raises(TypeError, match='nn.Module'):
         OperationCounter(lambda x: x)
-    counter = OperationCounter(nn.Linear(2, 2))
+    model = AttnToy('hamming')
+    counter = OperationCounter(model)
     with pytest.raises(ValueError, match='no clip'):
         compute_energy(counter)
     with pytest.raises(ValueError, match='non-negative integer'):
         counter.add_clips(-1)
     with counter:
-        assert core.hamming_attention is not original
-        assert attention.hamming_attention is core.hamming_attention
+        # the attention module is hooked; no function is replaced
+        assert core.hamming_attention is original
+        assert model.attention._forward_hooks
+        assert counter.attention_modules == ['attention']
         with pytest.raises(RuntimeError, match='already active'):
             counter.__enter__()
-    assert core.hamming_attention is original
-    assert attention.hamming_attention is original
+    for module in model.modules():
+        assert not module._forward_hooks and not module._forward_pre_hooks
+    # an attention module of unknown similarity is refused
+    model.attention.similarity = 'cosine'
+    with pytest.raises(ValueError, match='similarity'):
+        OperationCounter(model).__enter__()
+    assert not model.attention._forward_pre_hooks
+    counter = OperationCounter(nn.Linear(2, 2))
     with pytest.raises(RuntimeError, match='no operation'):
         check_spike_driven(counter)
     counter.run(torch.ones(3, 2))

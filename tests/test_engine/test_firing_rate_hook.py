@@ -177,3 +177,30 @@ def test_hook_warns_without_neurons(tmp_path):
     assert hook.last_rates is None
     log = next(tmp_path.rglob('*.log')).read_text()
     assert 'no mmsvf spiking neuron' in log
+
+
+@pytest.mark.parametrize('neuron', [
+    dict(type='LIF'),
+    dict(type='IntegerLIF', max_level=3, stateful=False),
+    dict(type='IntegerLIF', max_level=3, normalize=True, stateful=False)
+], ids=['lif', 'ilif', 'ilif-normalized'])
+def test_hook_and_counter_share_the_firing_rate(neuron):
+    """One definition (mmsvf.analysis.spikes): the hook's rate of a neuron
+    equals the counter's input rate of the layer it feeds."""
+    from types import SimpleNamespace
+
+    from mmsvf.analysis import OperationCounter, firing_rate
+    from mmsvf.models.neurons import build_neuron
+    model = nn.Sequential(build_neuron(neuron), nn.Linear(6, 2))
+    x = torch.linspace(-1, 8, 24).view(2, 2, 6)  # [T, B, 6]
+    hook = FiringRateHook()
+    hook._start(SimpleNamespace(model=model, logger=None))
+    counter = OperationCounter(model)
+    with counter:
+        counter.run(x, num_clips=2)
+    rates = hook._rates()
+    hook._remove()
+    expected = firing_rate(model[0](x))
+    assert rates == dict(model=expected, all=expected)
+    assert counter.records()[0].firing_rate == expected
+    assert expected > (1 if neuron.get('max_level') else 0.1)

@@ -234,10 +234,10 @@ def main(argv=None):
               f'forward+backward {t:.1f}x time, {m:.1f}x peak memory '
               f'(linear would be {hi / ref:.1f}x)')
     if args.json:
-        with open(args.json + '.tmp', 'w') as f:
-            json.dump({f'{k}:{T}:{m}': v
-                       for (k, T, m), v in results.items()}, f, indent=1)
-        os.replace(args.json + '.tmp', args.json)
+        from mmsvf.utils.fileio import atomic_write
+        text = json.dumps({f'{k}:{T}:{m}': v
+                           for (k, T, m), v in results.items()}, indent=1)
+        atomic_write(args.json, lambda f: f.write(text.encode()))
 
 
 if __name__ == '__main__':

@@ -271,10 +271,11 @@ def main(argv=None):
             ratios[key] = results[(b, s)] / results[('none', s)]
             print(f'{s}, busy={b} beside it vs idle: {ratios[key]:.2f}x')
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(seconds_per_iter={f'{b}/{s}': v for (b, s), v in
-                                             results.items()},
-                           ratios=ratios), f, indent=1)
+        from mmsvf.utils.fileio import atomic_write
+        text = json.dumps(dict(seconds_per_iter={f'{b}/{s}': v for (b, s), v
+                                                 in results.items()},
+                               ratios=ratios), indent=1)
+        atomic_write(args.json, lambda f: f.write(text.encode()))
     return dict(results=results, ratios=ratios)
 
 

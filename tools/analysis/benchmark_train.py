@@ -448,9 +448,10 @@ def main(argv=None):
     results = collect(args, argv)
     ratios = report(args, results)
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(args=vars(args), results=results, ratios=ratios),
-                      f, indent=2)
+        from mmsvf.utils.fileio import atomic_write
+        text = json.dumps(dict(args=vars(args), results=results,
+                               ratios=ratios), indent=2)
+        atomic_write(args.json, lambda f: f.write(text.encode()))
     return dict(results=results, ratios=ratios)
 
 

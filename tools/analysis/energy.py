@@ -309,7 +309,7 @@ def main(argv=None):
     meta = dict(config=args.config, checkpoint=args.checkpoint,
                 source=source, batch_input_shapes=shapes[:4],
                 num_batches=len(shapes),
-                patched_attention_functions=counter.patched_functions)
+                attention_modules=counter.attention_modules)
     try:
         report = compute_energy(counter, mode=mode, preset=args.preset,
                                 e_mac=args.e_mac, e_ac=args.e_ac,

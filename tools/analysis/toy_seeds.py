@@ -210,10 +210,12 @@ def main(argv=None):
     for line in summarise(args.toy, results):
         print(line)
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(toy=args.toy, data_seed=args.data_seed,
-                           jobs=args.jobs, results={str(s): r for s, r in
-                                                    results}), f, indent=1)
+        from mmsvf.utils.fileio import atomic_write
+        text = json.dumps(dict(toy=args.toy, data_seed=args.data_seed,
+                               jobs=args.jobs,
+                               results={str(s): r for s, r in results}),
+                          indent=1)
+        atomic_write(args.json, lambda f: f.write(text.encode()))
     return results
 
 

@@ -10,14 +10,16 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
+from mmsvf.analysis.spikes import spike_activity
+from mmsvf.models.neurons import SpikeFormat
 from mmsvf.registry import HOOKS
 
 __all__ = ['FiringRateHook', 'neuron_stages']
 
 
 def _is_neuron(module: nn.Module) -> bool:
-    """mmsvf neurons (``LIF``, ``IntegerLIF``) declare ``is_integer``."""
-    return isinstance(getattr(module, 'is_integer', None), bool)
+    """mmsvf neurons (``LIF``, ``IntegerLIF``) declare ``output_format``."""
+    return isinstance(getattr(module, 'output_format', None), SpikeFormat)
 
 
 def neuron_stages(model: nn.Module) -> 'OrderedDict[str, List[nn.Module]]':
@@ -84,13 +86,18 @@ class FiringRateHook(Hook):
       itself sends the rates to the visualizer (``LoggerHook`` does not for
       test metrics).
 
-    Firing rate (SPEC §9): activity / elements, the activity of a binary
-    spike being 1 and of an integer spike ``s`` in ``{0..D}`` (IntegerLIF)
-    ``s`` — the mean integer value, i.e. the binary rate over the D virtual
-    sub-steps times D (a normalised IntegerLIF output ``s/D`` is multiplied
-    back by D). Rates are summed over all processes (``all_reduce``) before
-    division. The sums stay on the model's device; the hook makes no CUDA
-    call of its own, so it runs on CPU.
+    Firing rate: the definition of :mod:`mmsvf.analysis.spikes`, shared
+    with the energy tools — ``Σ activity / Σ elements`` over every output
+    element of the group's neurons (time steps, clips, channels, positions),
+    the activity of each output computed by
+    :func:`~mmsvf.analysis.spikes.spike_activity` for the format the neuron
+    declares (``output_format``): the number of ones for binary spikes, the
+    sum of the integers ``s`` in ``{0..D}`` for IntegerLIF (the mean integer
+    value, i.e. the binary rate over the D virtual sub-steps times D), and
+    ``Σ round(x·D)`` for a normalised IntegerLIF output ``x = s/D``.
+    Activities and element counts are summed over all processes
+    (``all_reduce``) before division. The sums stay on the model's device;
+    the hook makes no CUDA call of its own, so it runs on CPU.
 
     Args:
         val (bool): record in the validation loop. Defaults to True.
@@ -118,14 +125,12 @@ class FiringRateHook(Hook):
         self.last_rates: Optional[Dict[str, float]] = None
 
     # -- recording -----------------------------------------------------------
-    def _make_hook(self, group: str, scale: float):
+    def _make_hook(self, group: str, fmt: SpikeFormat):
         def hook(module, args, output):
             if not isinstance(output, torch.Tensor):
                 return
             acc = self._sums[group]
-            activity = output.detach().sum(dtype=torch.float64)
-            if scale != 1:
-                activity = activity * scale
+            activity = spike_activity(output, fmt)
             acc[0] = activity if acc[0] is None else acc[0] + activity
             acc[1] += output.numel()
         return hook
@@ -139,10 +144,8 @@ class FiringRateHook(Hook):
         self._sums = OrderedDict((g, [None, 0]) for g in groups)
         for group, neurons in groups.items():
             for neuron in neurons:
-                scale = float(neuron.max_level) if getattr(
-                    neuron, 'normalize', False) else 1.0
                 self._handles.append(neuron.register_forward_hook(
-                    self._make_hook(group, scale)))
+                    self._make_hook(group, neuron.output_format)))
         if not groups:
             runner.logger.warning(
                 'FiringRateHook: the model has no mmsvf spiking neuron '

@@ -77,10 +77,15 @@ class SpikeLinearAttention(nn.Module):
     """Parameter-free module around the two products, a hook point.
 
     Wrapping the products in a module lets analysis tools (energy, purity
-    check) see ``q, k, v`` with ordinary forward hooks. The products run in
-    float32 even under autocast (in float64 for float64 inputs): their
-    entries are integer sums over up to ``N`` tokens, which fp16/bf16 would
-    round.
+    check) see ``q, k, v`` with ordinary forward hooks. The forward inputs
+    ``(q, k, v)`` (positional or by these names) and :attr:`similarity` are
+    its counting interface: :class:`mmsvf.analysis.OperationCounter` records
+    each call as the two products ``KᵀV`` and ``Q·(KᵀV)`` and counts nothing
+    inside the module, so a change here must keep both.
+
+    The products run in float32 even under autocast (in float64 for float64
+    inputs): their entries are integer sums over up to ``N`` tokens, which
+    fp16/bf16 would round.
 
     With ``compact_spikes`` (default) and marked spike inputs (neuron outputs,
     see :func:`~mmsvf.models.neurons.mark_spikes`), backward keeps ``q, k, v``

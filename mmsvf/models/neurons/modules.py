@@ -1,12 +1,25 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Thin neuron modules over the functional core (no state, no buffers)."""
+"""Thin neuron modules over the functional core (no state, no buffers).
+
+Spike kinds have one description, :class:`~.spike_storage.SpikeFormat`
+``(max_level D, normalized)``: every neuron declares the format of its output
+(``output_format``) and marks each output tensor with it
+(:func:`~.spike_storage.mark_spikes`). ``LIF`` emits binary spikes
+``SpikeFormat(1, False)``, values ``{0, 1}``; ``IntegerLIF`` integer spikes
+``SpikeFormat(D, False)``, values ``{0..D}``, or with ``normalize=True``
+``SpikeFormat(D, True)``, values ``{0, 1/D, .., 1}``. Consumers take the kind
+from the declaration or the mark instead of guessing it from values: compact
+spike storage, and the operation counter and firing rates of
+:mod:`mmsvf.analysis` (:func:`mmsvf.analysis.firing_rate`,
+``FiringRateHook``).
+"""
 import torch
 from torch import nn
 
 from mmsvf.registry import MODELS, scoped
 from .functional import (check_time_first, integer_lif_multistep,
                          lif_multistep)
-from .spike_storage import mark_spikes
+from .spike_storage import SpikeFormat, mark_spikes
 from .surrogate import get_surrogate
 
 __all__ = ['LIF', 'IntegerLIF', 'build_neuron']
@@ -58,6 +71,8 @@ class LIF(nn.Module):
 
     is_integer = False
     max_level = 1
+    #: kind of the output spikes (see the module docstring)
+    output_format = SpikeFormat(1, False)
 
     def __init__(self, tau=2.0, v_threshold=1.0, v_reset=0.0,
                  decay_input=True, detach_reset=True, surrogate='sigmoid',
@@ -85,7 +100,7 @@ class LIF(nn.Module):
             u, self.tau, self.v_threshold, self.v_reset, self.decay_input,
             self.detach_reset, self.surrogate, self.alpha, backend))
         # consumers may keep the spikes for backward as bool (free to mark)
-        return mark_spikes(s)
+        return mark_spikes(s, *self.output_format)
 
     def extra_repr(self):
         reset = 'soft' if self.v_reset is None else f'v_reset={self.v_reset}'
@@ -135,12 +150,17 @@ class IntegerLIF(nn.Module):
         self.stateful = stateful
         self.backend = backend
 
+    @property
+    def output_format(self) -> SpikeFormat:
+        """Kind of the output spikes (see the module docstring)."""
+        return SpikeFormat(self.max_level, bool(self.normalize))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = _maybe_per_step(self, x, lambda u: integer_lif_multistep(
             u, self.max_level, self.leak, self.stateful, self.backend))
         if self.normalize:
-            return mark_spikes(s / self.max_level, self.max_level, True)
-        return mark_spikes(s, self.max_level)
+            s = s / self.max_level
+        return mark_spikes(s, *self.output_format)
 
     def extra_repr(self):
         return (f'max_level={self.max_level}, leak={self.leak}, '
