@@ -3,6 +3,7 @@
 the metaspikformer2mmsvf.py alias) end to end."""
 import argparse
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -138,9 +139,15 @@ def test_backbone_task_and_init_cfg_loading(tmp_path, recognition_config):
     src = tmp_path / 'svf.pth'
     official_file(source, src)
     dst = tmp_path / 'backbone.pth'
+    report_json = tmp_path / 'report.json'
+    report_json.write_text('previous report')
     report = load_tool('spikevideoformer2mmsvf').main(
-        [str(src), str(dst), '--task', 'backbone'])
+        [str(src), str(dst), '--task', 'backbone', '--report-json',
+         str(report_json)])
     assert set(report.dropped) == {'head.weight', 'head.bias'}
+    # the report replaces the old file whole, written atomically
+    assert json.loads(report_json.read_text()) == report.to_dict()
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == '.tmp'] == []
     cfg = Config.fromfile(recognition_config)
     cfg.model.backbone.init_cfg = dict(
         type='Pretrained', checkpoint=str(dst), prefix='backbone.')

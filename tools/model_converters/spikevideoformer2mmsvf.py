@@ -26,6 +26,7 @@ from mmengine.config import DictAction
 
 from mmsvf.models.utils.checkpoint_convert import TASKS, convert_file
 from mmsvf.utils.checkpoint import UnsafeCheckpointError
+from mmsvf.utils.fileio import atomic_write
 
 #: source format -> what the official project is called in ``--help``
 SOURCES = {
@@ -96,8 +97,8 @@ def main(argv=None, source_format='spikevideoformer'):
     print(report.format())
     print(f'wrote {args.dst}')
     if args.report_json:
-        with open(args.report_json, 'w') as f:
-            json.dump(report.to_dict(), f, indent=2)
+        text = json.dumps(report.to_dict(), indent=2)
+        atomic_write(args.report_json, lambda f: f.write(text.encode()))
     return report
 
 
