@@ -49,4 +49,4 @@ mutation: $(STAMP)
 	PYTHON=$(PY) bash tools/dev/mutation_check.sh $(PACKAGES)
 
 clean:
-	rm -rf $(VENV) work_dirs mmsvf/.mim *.egg-info
+	rm -rf $(VENV) work_dirs mmsvf/.mim *.egg-info .ruff_cache
