@@ -216,7 +216,8 @@ def find_tested_versions():
                 targets, value = [node.target], node.value
             else:
                 continue
-            if any(
+            # the dict literal (a re-export elsewhere assigns a name)
+            if isinstance(value, ast.Dict) and any(
                     isinstance(t, ast.Name) and t.id == 'TESTED_VERSIONS'
                     for t in targets):
                 found.append((path, ast.literal_eval(value)))
