@@ -2,14 +2,18 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """mmsvf: SpikeVideoFormer for OpenMMLab.
 
-Install with ``make install`` (see README): the OpenMMLab pins of
-``requirements/mminstall.txt`` come with ``install_requires``; mmaction2 and
-mmpose (``requirements/mminstall-nodeps.txt``) must be installed with
-``--no-deps`` because their declared dependencies break the stack.
+Install with ``make install`` (see README "Installation"). ``install_requires``
+holds version ranges (``requirements/runtime.txt`` and ``mminstall.txt``);
+the tested exact versions are in ``requirements/constraints.txt``. Not in
+``install_requires``: mmcv (``requirements/mminstall-mmcv.txt``, mmcv-lite
+unless a full mmcv is installed; extra ``mmcv-lite``) and mmaction2 / mmpose
+(``requirements/mminstall-nodeps.txt``, installed with ``--no-deps`` because
+their declared dependencies break the stack).
 """
 import os
 import os.path as osp
 import platform
+import re
 import shutil
 import sys
 import warnings
@@ -41,6 +45,14 @@ def parse_requirements(*names):
                 if line and not line.startswith('-'):
                     reqs.append(line)
     return reqs
+
+
+def requirements_by_name(name):
+    """``{distribution name: requirement line}`` of one requirements file."""
+    return {
+        re.match(r'[\w.-]+', req).group().lower(): req
+        for req in parse_requirements(name)
+    }
 
 
 def add_mim_extension():
@@ -83,6 +95,7 @@ def add_mim_extension():
 
 if __name__ == '__main__':
     add_mim_extension()
+    optional = requirements_by_name('optional')
     setup(
         name='mmsvf',
         version=get_version(),
@@ -94,15 +107,23 @@ if __name__ == '__main__':
         packages=find_packages(exclude=('configs', 'tools', 'demo', 'tests')),
         include_package_data=True,
         package_data={'mmsvf': ['.mim/**/*', '.mim/*']},
-        python_requires='>=3.9',
-        license='Apache License 2.0',
+        # 3.11: the tested CPython; PyAV 18 (runtime.txt) and the pinned
+        # contourpy / shapely need it (torch 2.13 and numba 0.61 need 3.10)
+        python_requires='>=3.11',
+        license='Apache-2.0',
+        license_files=['LICENSE'],
         classifiers=[
             'Programming Language :: Python :: 3',
+            'Programming Language :: Python :: 3.11',
             'Topic :: Scientific/Engineering :: Artificial Intelligence',
         ],
         install_requires=parse_requirements('runtime', 'mminstall'),
         extras_require={
-            'tests': parse_requirements('tests'),
+            'mmcv-lite': parse_requirements('mminstall-mmcv'),
+            'numba': [optional['numba']],
+            'tensorboard': [optional['tensorboard']],
             'optional': parse_requirements('optional'),
+            'mim': parse_requirements('mim'),
+            'tests': parse_requirements('tests'),
         },
         zip_safe=False)
