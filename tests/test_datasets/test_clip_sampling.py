@@ -8,8 +8,7 @@ from mmaction.datasets.transforms import SampleFrames
 from mmengine.registry import init_default_scope
 
 from mmsvf.datasets import (CheckedSampleFrames, CheckedVideoDataset,
-                            ShortClipError, VideoDecodeError)
-from mmsvf.datasets import clip_sampling
+                            ShortClipError, VideoDecodeError, clip_sampling)
 
 from mmsvf_test_utils import load_script
 
