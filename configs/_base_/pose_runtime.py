@@ -15,7 +15,11 @@ default_hooks = dict(
         save_best='smpl/PA-MPJPE',
         rule='less'),
     sampler_seed=dict(type='DistSamplerSeedHook'))
-custom_hooks = [dict(type='SyncBuffersHook')]
+# NonFiniteGuardHook: stop at the first NaN / Inf input, loss or gradient
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(type='mmsvf.NonFiniteGuardHook')
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

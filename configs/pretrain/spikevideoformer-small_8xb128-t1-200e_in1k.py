@@ -20,10 +20,12 @@ custom_imports = dict(
     allow_failed_imports=False)
 
 time_steps = 1
+# the head's classes; the datasets refuse labels outside [0, num_classes)
+num_classes = 1000
 model = dict(
     backbone=dict(type='mmsvf.SpikeVideoFormerImage', time_steps=time_steps),
     cls_head=dict(
-        num_classes=1000,
+        num_classes=num_classes,
         label_smooth_eps=0.1,
         # distillation head of Meta-SpikeFormer's T = 4 stage (off here)
         with_kd=False))
@@ -84,6 +86,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='',
+        num_classes=num_classes,
         data_prefix=dict(img='train'),
         pipeline=train_pipeline))
 val_dataloader = dict(
@@ -96,6 +99,7 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='',
+        num_classes=num_classes,
         data_prefix=dict(img='val'),
         pipeline=val_pipeline,
         test_mode=True))
@@ -154,3 +158,6 @@ default_hooks = dict(
         save_best='auto'),
     logger=dict(type='LoggerHook', interval=100, ignore_last=False))
 randomness = dict(seed=0, deterministic=False)
+# stop at the first NaN / Inf input or loss (gradients are left to AMP's
+# loss scaler); enabled=False turns it off
+custom_hooks = [dict(type='mmsvf.NonFiniteGuardHook')]

@@ -10,9 +10,10 @@
 #     "model.backbone.init_cfg.prefix=backbone."
 _base_ = ['./spikevideoformer-small_8xb128-t1-200e_in1k.py']
 
+num_classes = 4
 model = dict(
     backbone=dict(embed_dims=[16, 32, 64, 64], depths=(1, 1), num_heads=2),
-    cls_head=dict(in_channels=64, num_classes=4))
+    cls_head=dict(in_channels=64, num_classes=num_classes))
 
 data_root = 'data/toy_imagefolder'
 img_mean = [123.675, 116.28, 103.53]
@@ -47,6 +48,7 @@ train_dataloader = dict(
     pin_memory=False,
     dataset=dict(
         data_root=data_root,
+        num_classes=num_classes,
         data_prefix=dict(img='train'),
         pipeline=train_pipeline))
 val_dataloader = dict(
@@ -56,6 +58,7 @@ val_dataloader = dict(
     pin_memory=False,
     dataset=dict(
         data_root=data_root,
+        num_classes=num_classes,
         data_prefix=dict(img='val'),
         pipeline=val_pipeline))
 test_dataloader = val_dataloader

@@ -8,6 +8,8 @@ from mmaction.datasets import BaseActionDataset
 from mmengine.fileio import list_from_file
 
 from mmsvf.registry import DATASETS
+from .annotation_checks import (AnnotationError, attach_filename,
+                                check_num_classes, parse_labels)
 
 __all__ = ['ImageFolderDataset']
 
@@ -27,6 +29,12 @@ class ImageFolderDataset(BaseActionDataset):
     - no ``ann_file``: ``data_prefix['img']/<class>/<image>``, classes sorted
       by folder name and numbered from 0 (``metainfo['classes']``).
 
+    Checked when the dataset loads: every label is an integer in
+    ``[0, num_classes)`` (``num_classes`` if given, else the number of
+    ``classes`` if given, else ``>= 0``) and the list is not empty; errors
+    (:class:`~mmsvf.datasets.AnnotationError`) name the file and the line,
+    or the image root.
+
     Items are ``dict(filename=..., label=...)`` as mmaction's video datasets
     give, so mmaction's ``ImageDecode`` reads them as one-frame clips and the
     rest of an mmaction pipeline (crops, flips, ``FormatShape('NCTHW')``,
@@ -40,6 +48,9 @@ class ImageFolderDataset(BaseActionDataset):
             ``ann_file`` (case-insensitive).
         classes (Sequence[str], optional): Class names in label order;
             without ``ann_file`` they must match the folder names.
+        num_classes (int, optional): The model head's number of classes:
+            labels (and, without ``ann_file``, class folders) beyond it are
+            refused when the dataset loads.
         **kwargs: :class:`mmaction.datasets.BaseActionDataset` arguments
             (``data_root``, ``test_mode``, ...).
     """
@@ -52,6 +63,7 @@ class ImageFolderDataset(BaseActionDataset):
                  classes: Optional[Sequence[str]] = None,
                  delimiter: str = ' ',
                  **kwargs) -> None:
+        check_num_classes(kwargs.get('num_classes'), 'ImageFolderDataset')
         self.extensions = tuple(e.lower() for e in extensions)
         self.delimiter = delimiter
         self._given_classes = list(classes) if classes is not None else None
@@ -88,8 +100,20 @@ class ImageFolderDataset(BaseActionDataset):
         if not data_list:
             raise ValueError(f'ImageFolderDataset: no images with suffix '
                              f'{self.extensions} under "{root}"')
+        if self.num_classes is not None and len(classes) > self.num_classes:
+            raise AnnotationError(
+                f'ImageFolderDataset: "{root}" has {len(classes)} class '
+                f'folders, labels 0..{len(classes) - 1}, but num_classes is '
+                f'{self.num_classes} (the model head\'s number of classes)')
         self._metainfo['classes'] = tuple(classes)
         return data_list
+
+    def _label_range(self) -> Optional[int]:
+        if self.num_classes is not None:
+            return self.num_classes
+        if self._given_classes is not None:
+            return len(self._given_classes)
+        return None
 
     def load_data_list(self) -> List[dict]:
         """The items of the list file or of the class folders."""
@@ -100,22 +124,31 @@ class ImageFolderDataset(BaseActionDataset):
             raise FileNotFoundError(
                 f'ImageFolderDataset: ann_file "{self.ann_file}" not found')
         data_list = []
+        num_classes = self._label_range()
         for lineno, line in enumerate(list_from_file(self.ann_file), 1):
             if not line.strip():
                 continue
+            # the path may hold the delimiter: the label is the last field
             parts = line.strip().rsplit(self.delimiter, 1)
+            where = f'{self.ann_file}:{lineno}'
             if len(parts) != 2:
-                raise ValueError(
-                    f'{self.ann_file}:{lineno}: expected "path label", got '
-                    f'{line.strip()!r}')
-            try:
-                label = int(parts[1])
-            except ValueError as err:
-                raise ValueError(
-                    f'{self.ann_file}:{lineno}: label {parts[1]!r} is not an '
-                    'integer') from err
+                raise AnnotationError(
+                    f'{where}: expected "path label", got {line.strip()!r}')
+            label, = parse_labels(parts[1:], num_classes, where,
+                                  line.strip(), 'path label')
             data_list.append(
                 dict(filename=osp.join(root, parts[0]), label=label))
+        if not data_list:
+            raise AnnotationError(
+                f'ImageFolderDataset: ann_file {self.ann_file} lists no '
+                'image (expected one "path label" line per image)')
         if self._given_classes is not None:
             self._metainfo['classes'] = tuple(self._given_classes)
         return data_list
+
+    def prepare_data(self, idx):
+        """The pipeline's output for sample ``idx``, its file name in the
+        data sample's metainfo (for errors about a training batch)."""
+        data_info = self.get_data_info(idx)
+        return attach_filename(self.pipeline(data_info),
+                               data_info['filename'])

@@ -23,6 +23,7 @@ import numpy as np
 from mmseg.datasets import BaseSegDataset, CityscapesDataset
 
 from mmsvf.registry import DATASETS
+from .annotation_checks import AnnotationError
 
 __all__ = ['VideoSegDataset', 'VSPWDataset', 'CityscapesSeqDataset',
            'VSPW_CLASSES']
@@ -233,14 +234,15 @@ class VSPWDataset(VideoSegDataset):
             for name in sorted(names)
         }
 
-    def _video_frames(self, video: str):
+    def _video_frames(self, video: str, where: Optional[str] = None):
+        where = where or self.ann_file
         img_dir = osp.join(self.data_prefix['img_path'], video,
                            self.img_dir_name)
         mask_dir = osp.join(self.data_prefix['seg_map_path'], video,
                             self.mask_dir_name)
         if not fileio.isdir(img_dir, backend_args=self.backend_args):
             raise FileNotFoundError(
-                f'VSPW video "{video}" listed in {self.ann_file} has no '
+                f'VSPW video "{video}" listed in {where} has no '
                 f'frame folder {img_dir}')
         frames = self._list(img_dir, self.img_suffix)
         if not frames:
@@ -277,18 +279,24 @@ class VSPWDataset(VideoSegDataset):
                 self.ann_file, backend_args=self.backend_args):
             raise FileNotFoundError(
                 f'VSPW split file not found: {self.ann_file!r}')
-        videos = [
-            line.strip() for line in mmengine.list_from_file(
-                self.ann_file, backend_args=self.backend_args)
-            if line.strip()
-        ]
+        videos = []
+        for lineno, line in enumerate(
+                mmengine.list_from_file(
+                    self.ann_file, backend_args=self.backend_args), 1):
+            if not line.strip():
+                continue
+            if len(line.split()) != 1:
+                raise AnnotationError(
+                    f'{self.ann_file}:{lineno}: expected one video name '
+                    f'per line, got {line.strip()!r}')
+            videos.append((line.strip(), f'{self.ann_file}:{lineno}'))
         if not videos:
-            raise ValueError(f'VSPW split file {self.ann_file} lists no '
-                             'video')
+            raise AnnotationError(f'VSPW split file {self.ann_file} lists no '
+                                  'video (expected one video name per line)')
         offsets = self.clip_offsets()
         data_list = []
-        for video in videos:
-            frames, masks = self._video_frames(video)
+        for video, where in videos:
+            frames, masks = self._video_frames(video, where)
             stems = list(frames)  # sorted by name
             paths = [frames[s] for s in stems]
             mask_paths = None if masks is None else {

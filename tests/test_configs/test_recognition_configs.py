@@ -46,8 +46,13 @@ def test_config_loads_and_matches_name(path):
     t = int(re.search(r'-t(\d+)', name).group(1))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         pipeline = cfg[loader].dataset.pipeline
-        sample = [p for p in pipeline if p.type == 'SampleFrames']
+        # short videos raise instead of being looped silently
+        sample = [p for p in pipeline if 'SampleFrames' in p.type]
         assert len(sample) == 1 and sample[0].clip_len == t, (loader, name)
+        assert sample[0].type == 'mmsvf.CheckedSampleFrames', (loader, name)
+        assert sample[0].get('short_clip', 'error') == 'error'
+        # labels are checked against the head's classes at load time
+        assert cfg[loader].dataset.num_classes == head.num_classes, loader
         assert pipeline[-2].type == 'FormatShape'
         assert pipeline[-2].input_format == 'NCTHW'
         # the pipeline builds from the config's scope
@@ -93,6 +98,8 @@ def test_config_loads_and_matches_name(path):
         assert 'TensorboardVisBackend' in types
     assert cfg.default_hooks.logger.type == 'LoggerHook'
     assert any(h.type == 'mmsvf.ProgressBarHook' for h in cfg.custom_hooks)
+    assert any(h.type == 'mmsvf.NonFiniteGuardHook' and h.get('enabled', True)
+               for h in cfg.custom_hooks)
 
 
 # building the 55 M-parameter model once is enough; no large forward passes

@@ -37,6 +37,9 @@ pipeline = [
          meta_keys=('img_shape', 'img_key', 'video_id', 'timestamp',
                     'filename'))
 ]
+# the demo's pipeline too: the 8 x 2 clips of the toy config do not fit these
+# 8-frame videos (CheckedSampleFrames refuses to loop them)
+test_pipeline = pipeline
 train_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),

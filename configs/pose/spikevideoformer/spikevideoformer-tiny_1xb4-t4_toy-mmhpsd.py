@@ -95,5 +95,6 @@ log_processor = dict(window_size=5)
 # mmsvf/engine/hooks/adaptive_threads_hook.py)
 custom_hooks = [
     dict(type='SyncBuffersHook'),
-    dict(type='mmsvf.AdaptiveThreadsHook')
+    dict(type='mmsvf.AdaptiveThreadsHook'),
+    dict(type='mmsvf.NonFiniteGuardHook')
 ]

@@ -3,8 +3,8 @@
 _base_ = ['./spikevideoformer-small_8xb8-t16-30e_kinetics400-rgb.py']
 
 clip_len, frame_interval = 32, 2
-sample = dict(type='SampleFrames', clip_len=clip_len,
-              frame_interval=frame_interval)
+sample = dict(type='mmsvf.CheckedSampleFrames', clip_len=clip_len,
+              frame_interval=frame_interval)  # short videos raise
 train_pipeline = [
     dict(type='DecordInit', io_backend='disk'),
     dict(**sample, num_clips=1),

@@ -18,11 +18,14 @@ ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
 
 file_client_args = dict(io_backend='disk')
 clip_len, frame_interval = 16, 4
+# the head's classes; the datasets refuse labels outside [0, num_classes)
+num_classes = 400
+model = dict(cls_head=dict(num_classes=num_classes))
 
 train_pipeline = [
     dict(type='DecordInit', **file_client_args),
     dict(
-        type='SampleFrames',
+        type='mmsvf.CheckedSampleFrames',  # short videos raise
         clip_len=clip_len,
         frame_interval=frame_interval,
         num_clips=1),
@@ -37,7 +40,7 @@ train_pipeline = [
 val_pipeline = [
     dict(type='DecordInit', **file_client_args),
     dict(
-        type='SampleFrames',
+        type='mmsvf.CheckedSampleFrames',  # short videos raise
         clip_len=clip_len,
         frame_interval=frame_interval,
         num_clips=1,
@@ -54,7 +57,7 @@ val_pipeline = [
 test_pipeline = [
     dict(type='DecordInit', **file_client_args),
     dict(
-        type='SampleFrames',
+        type='mmsvf.CheckedSampleFrames',  # short videos raise
         clip_len=clip_len,
         frame_interval=frame_interval,
         num_clips=4,
@@ -77,6 +80,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         ann_file=ann_file_train,
+        num_classes=num_classes,
         data_prefix=dict(video=data_root),
         pipeline=train_pipeline))
 val_dataloader = dict(
@@ -87,6 +91,7 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         ann_file=ann_file_val,
+        num_classes=num_classes,
         data_prefix=dict(video=data_root_val),
         pipeline=val_pipeline,
         test_mode=True))
@@ -98,6 +103,7 @@ test_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         ann_file=ann_file_test,
+        num_classes=num_classes,
         data_prefix=dict(video=data_root_val),
         pipeline=test_pipeline,
         test_mode=True))
@@ -147,7 +153,11 @@ default_hooks = dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=3,
         save_best='auto'),
     visualization=dict(type='mmsvf.VideoVisualizationHook', enable=False))
-custom_hooks = [dict(type='mmsvf.ProgressBarHook', test=True, val=False)]
+# NonFiniteGuardHook: stop at the first NaN / Inf input, loss or gradient
+custom_hooks = [
+    dict(type='mmsvf.ProgressBarHook', test=True, val=False),
+    dict(type='mmsvf.NonFiniteGuardHook')
+]
 
 # TensorBoard: add dict(type='TensorboardVisBackend') below (or train the
 # ..._kinetics400-rgb_tensorboard.py variant); logs go to

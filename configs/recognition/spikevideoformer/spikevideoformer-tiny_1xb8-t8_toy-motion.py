@@ -7,6 +7,8 @@ _base_ = [
     'mmaction::_base_/default_runtime.py'
 ]
 
+# the head's classes; the datasets refuse labels outside [0, num_classes)
+num_classes = 6
 model = dict(
     backbone=dict(
         embed_dims=[16, 32, 64, 64], depths=(1, 1), num_heads=2,
@@ -14,7 +16,7 @@ model = dict(
         # LIF spikes at these tiny widths
         neuron=dict(type='IntegerLIF', max_level=4)),
     cls_head=dict(
-        in_channels=64, num_classes=6, label_smooth_eps=0.0,
+        in_channels=64, num_classes=num_classes, label_smooth_eps=0.0,
         neuron=dict(type='IntegerLIF', max_level=4),
         average_clips='prob'))
 
@@ -27,7 +29,7 @@ clip_len, frame_interval = 8, 2
 train_pipeline = [
     dict(type='DecordInit'),
     dict(
-        type='SampleFrames',
+        type='mmsvf.CheckedSampleFrames',  # short videos raise
         clip_len=clip_len,
         frame_interval=frame_interval,
         num_clips=1),
@@ -39,7 +41,7 @@ train_pipeline = [
 val_pipeline = [
     dict(type='DecordInit'),
     dict(
-        type='SampleFrames',
+        type='mmsvf.CheckedSampleFrames',  # short videos raise
         clip_len=clip_len,
         frame_interval=frame_interval,
         num_clips=1,
@@ -62,6 +64,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         ann_file=f'{data_root}/train.txt',
+        num_classes=num_classes,
         data_prefix=dict(video=f'{data_root}/videos'),
         pipeline=train_pipeline))
 val_dataloader = dict(
@@ -72,6 +75,7 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         ann_file=f'{data_root}/val.txt',
+        num_classes=num_classes,
         data_prefix=dict(video=f'{data_root}/videos'),
         pipeline=val_pipeline,
         test_mode=True))
@@ -131,6 +135,8 @@ custom_hooks = [
     # CPU thread count chosen from measured step times (idle vs shared
     # machine, see mmsvf/engine/hooks/adaptive_threads_hook.py)
     dict(type='mmsvf.AdaptiveThreadsHook'),
+    # stop at the first NaN / Inf input, loss or gradient
+    dict(type='mmsvf.NonFiniteGuardHook'),
 ]
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
 

@@ -17,3 +17,5 @@ model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(neuron=dict(type='IntegerLIF', max_level=4)),
     decode_head=dict(num_classes=19))
+# stop at the first NaN / Inf input, loss or gradient (enabled=False: off)
+custom_hooks = [dict(type='mmsvf.NonFiniteGuardHook')]

@@ -18,3 +18,5 @@ model = dict(
 # "<mode>_<video>_<frame>"
 default_hooks = dict(
     visualization=dict(type='mmsvf.VideoSegVisualizationHook', interval=1))
+# stop at the first NaN / Inf input, loss or gradient (enabled=False: off)
+custom_hooks = [dict(type='mmsvf.NonFiniteGuardHook')]

@@ -108,7 +108,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='mmsvf.VideoSegVisualizationHook', interval=1))
 # CPU thread count chosen from measured step times (idle vs shared machine,
-# mmsvf/engine/hooks/adaptive_threads_hook.py)
-custom_hooks = [dict(type='mmsvf.AdaptiveThreadsHook')]
+# mmsvf/engine/hooks/adaptive_threads_hook.py); stop at the first NaN / Inf
+custom_hooks = [
+    dict(type='mmsvf.AdaptiveThreadsHook'),
+    dict(type='mmsvf.NonFiniteGuardHook')
+]
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
