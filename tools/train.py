@@ -116,8 +116,9 @@ def _amp_available():
 
 def merge_args(cfg, args):
     """Fold the command-line arguments into ``cfg`` (in place)."""
-    from mmsvf.utils import (check_tool_config, config_stem,
-                             merge_cfg_options, set_unique_experiment_name)
+    from mmsvf.utils import (check_checkpoint_files, check_tool_config,
+                             config_stem, merge_cfg_options,
+                             set_unique_experiment_name)
     merge_cfg_options(cfg, args.cfg_options, args.config)
     cfg.launcher = args.launcher
     if args.non_strict:
@@ -170,6 +171,7 @@ def merge_args(cfg, args):
     cfg.randomness = randomness
 
     check_tool_config(cfg, args.config)
+    check_checkpoint_files(cfg)
     set_unique_experiment_name(cfg, args.config)
     return cfg
 

@@ -10,7 +10,8 @@ from .strict_load import (CheckpointLoadError,  # noqa: E402
                           CheckpointMismatchError, load_checked,
                           strict_loading)
 from .tool_utils import (CFG_OPTIONS_HELP, CfgOptionsAction,  # noqa: E402
-                         build_runner, check_tool_config, check_writable,
+                         build_runner, check_checkpoint_files,
+                         check_tool_config, check_writable,
                          config_stem, load_tool_config, merge_cfg_options,
                          set_unique_experiment_name)
 from .work_dir_lock import WorkDirInUseError, WorkDirLock  # noqa: E402
@@ -20,6 +21,7 @@ __all__ = [
     'set_unique_experiment_name', 'build_runner', 'check_mmsvf_package',
     'CheckpointLoadError', 'CheckpointMismatchError', 'load_checked',
     'strict_loading', 'CFG_OPTIONS_HELP', 'CfgOptionsAction',
-    'check_tool_config', 'check_writable', 'merge_cfg_options',
+    'check_checkpoint_files', 'check_tool_config', 'check_writable',
+    'merge_cfg_options',
     'WorkDirInUseError', 'WorkDirLock'
 ]

@@ -233,6 +233,48 @@ def check_tool_config(cfg: Config, source: str = 'the config') -> None:
                          '\n  '.join(problems))
 
 
+def check_checkpoint_files(cfg: Config) -> None:
+    """Check the local checkpoint files a config names, before the run.
+
+    ``load_from`` and every ``init_cfg=dict(type='Pretrained', ...)`` under
+    ``model``: missing, empty, text or non-checkpoint files are refused with
+    the config key (:func:`mmsvf.utils.strict_load.check_checkpoint_file`).
+    Whether their tensors fit is checked when they are loaded.
+
+    Raises:
+        SystemExit: Naming the key and the file.
+    """
+    from .strict_load import CheckpointLoadError, check_checkpoint_file
+    files = []
+    if cfg.get('load_from', None):
+        files.append(('--resume' if cfg.get('resume', False) is True else
+                      'load_from', cfg.load_from))
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            init = node.get('init_cfg', None)
+            for i, item in enumerate(init if isinstance(init, list)
+                                     else [init]):
+                if isinstance(item, dict) and item.get('type') == \
+                        'Pretrained' and item.get('checkpoint'):
+                    key = f'{where}.init_cfg' + (
+                        f'.{i}' if isinstance(init, list) else '')
+                    files.append((f'{key}.checkpoint', item['checkpoint']))
+            for name, value in node.items():
+                if name != 'init_cfg':
+                    walk(value, f'{where}.{name}')
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                walk(value, f'{where}.{i}')
+
+    walk(cfg.get('model', None), 'model')
+    for key, path in files:
+        try:
+            check_checkpoint_file(str(path))
+        except CheckpointLoadError as err:
+            raise SystemExit(f'{key}: {err}') from err
+
+
 def check_writable(path: str, what: str, is_dir: bool = False) -> None:
     """Make sure an output can be written, before the run starts.
 

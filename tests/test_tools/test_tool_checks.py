@@ -219,6 +219,16 @@ def test_train_refuses_weights_that_do_not_fit(toy, ckpts):
             f'model.backbone.init_cfg.checkpoint={ckpts["backbone"]}'
         ])
     assert str(ckpts['backbone']) in str(info.value)
+    # an empty file in init_cfg: refused before anything is built
+    empty = tmp / 'empty_init.pth'
+    empty.write_bytes(b'')
+    with pytest.raises(SystemExit, match='^model.backbone.init_cfg.'
+                       'checkpoint: .*is empty'):
+        train_tool.main([
+            str(cfg), '--work-dir', str(work), '--cfg-options',
+            'model.backbone.init_cfg.type=Pretrained',
+            f'model.backbone.init_cfg.checkpoint={empty}'
+        ])
     # --resume from a weights-only file
     with pytest.raises(SystemExit, match='not a training checkpoint'):
         train_tool.main([str(cfg), '--work-dir', str(work), '--resume',

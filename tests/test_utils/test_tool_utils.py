@@ -1,6 +1,7 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """mmsvf.utils.tool_utils: what the command-line tools share."""
 import pytest
+import torch
 from mmengine.config import Config
 
 from mmsvf.utils import (build_runner, config_stem, load_tool_config,
@@ -146,3 +147,33 @@ def test_check_writable(tmp_path):
     with pytest.raises(SystemExit, match='is a folder; expected a file'):
         check_writable(str(tmp_path), '--dump')
     assert not list(tmp_path.glob('.mmsvf-probe-*'))
+
+
+def test_check_checkpoint_files_names_the_config_key(tmp_path):
+    from mmsvf.utils import check_checkpoint_files
+    empty, text = tmp_path / 'empty.pth', tmp_path / 'text.pth'
+    empty.write_bytes(b'')
+    text.write_text('not weights')
+    good = tmp_path / 'good.pth'
+    torch.save({'w': torch.ones(1)}, good)
+    pretrained = dict(type='Pretrained', checkpoint=str(good))
+    cfg = Config(dict(load_from=str(good), model=dict(
+        backbone=dict(init_cfg=pretrained),
+        heads=[dict(init_cfg=[dict(type='Normal'), pretrained])])))
+    check_checkpoint_files(cfg)
+    for key, bad, words in [
+        ('model.backbone.init_cfg.checkpoint', empty, 'is empty'),
+        ('model.heads.0.init_cfg.1.checkpoint', text, 'a text file'),
+    ]:
+        broken = Config(cfg.to_dict())
+        if key.startswith('model.backbone'):
+            broken.model.backbone.init_cfg.checkpoint = str(bad)
+        else:
+            broken.model.heads[0].init_cfg[1].checkpoint = str(bad)
+        with pytest.raises(SystemExit, match=words) as info:
+            check_checkpoint_files(broken)
+        assert str(info.value).startswith(key) and str(bad) in \
+            str(info.value)
+    with pytest.raises(SystemExit, match='^--resume: .*not found'):
+        check_checkpoint_files(Config(dict(load_from='nope.pth',
+                                           resume=True)))
