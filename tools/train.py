@@ -12,7 +12,7 @@ spikevideoformer-tiny_1xb8-t8_toy-motion.py --work-dir work_dirs/toy
     python tools/train.py CONFIG --resume            # latest checkpoint
     python tools/train.py CONFIG --resume PATH.pth   # a given checkpoint
     python tools/train.py CONFIG --cfg-options train_cfg.max_epochs=2 \
-        +model.backbone.with_cp=True   # "+": a key the config lacks
+        +model.backbone.compact_spikes=True   # "+": a key the config lacks
     bash tools/dist_train.sh CONFIG 2   # 2 processes (gloo on CPU)
 
 Checks before anything runs: ``--cfg-options`` keys must exist in the config

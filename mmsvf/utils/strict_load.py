@@ -15,19 +15,17 @@ loads are checked first:
   naming the file and the first mismatching keys. A checkpoint that matches
   none of the keys is refused even when partial loading is allowed.
 
-Where the checks apply and how to allow partial loading (fine-tuning from a
+Where the checks apply, and how to allow partial loading (fine-tuning from a
 model with another head, say):
 
-=====================================  =======================================
-load                                   partial loading allowed by
-=====================================  =======================================
-``tools/test.py CKPT``, ``load_from``,  ``--non-strict`` (train.py, test.py)
-``--resume`` (the tools' runner,       or ``load_strict = False`` in the
-:func:`install_checked_loading`)       config
-``init_cfg=dict(type='Pretrained')``   ``strict=False`` in that init_cfg (or
-inside the tools                       the run's ``load_strict = False``)
-``init_cfg`` elsewhere                 checked only with ``strict=True``
-=====================================  =======================================
+* the tools' runner (:func:`install_checked_loading`): the checkpoint of
+  ``tools/test.py``, ``load_from`` and ``--resume``; partial loading with
+  ``--non-strict`` (train.py, test.py) or ``load_strict = False`` in the
+  config;
+* ``init_cfg=dict(type='Pretrained', ...)`` inside the tools: partial loading
+  with ``strict=False`` in that init_cfg (or the run's ``load_strict``);
+* ``init_cfg`` elsewhere: mmengine's behaviour unless the init_cfg sets
+  ``strict``.
 
 ``init_cfg`` with ``prefix`` (e.g. ``'backbone.'``) must match its module
 exactly; without ``prefix``, checkpoint keys outside the module (a classifier

@@ -8,8 +8,8 @@ wrong run into an early error naming the key or file:
   every ``KEY=VALUE`` item needs its ``=``; ``KEY`` must exist in the config
   (or be one the Runner reads, e.g. ``load_from``), else it is a typo that
   mmengine would accept and ignore; a key meant to be new is marked with a
-  leading ``+`` (``+model.backbone.with_cp=True``); a number or bool entry
-  given a string (``train_cfg.max_epochs=one``) is refused.
+  leading ``+`` (``+model.backbone.compact_spikes=True``); a number or bool
+  entry given a string (``train_cfg.max_epochs=one``) is refused.
 * :func:`check_tool_config`: batch sizes, epochs, iterations and intervals
   are positive integers, before any data is read.
 * :func:`check_writable`: output files and folders are writable before the
@@ -43,7 +43,7 @@ CFG_OPTIONS_HELP = (
     'a number or '
     'True/False. A key the config does not have is refused (a typo would be '
     'ignored silently) unless marked new with a leading "+": '
-    '+model.backbone.with_cp=True (no checks on "+" items).')
+    '+model.backbone.compact_spikes=True (no checks on "+" items).')
 
 #: top-level keys mmengine's Runner (or the tools) read although a config
 #: may leave them out; computed on first use from ``Runner.__init__``
