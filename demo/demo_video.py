@@ -2,7 +2,9 @@
 """Classify one video with a trained recognizer and print the top-5 classes.
 
 Uses mmaction's inference API (``init_recognizer`` /
-``inference_recognizer``) with the config's test pipeline.
+``inference_recognizer``) with the config's test pipeline. The checkpoint must
+fit the model (``--non-strict``: load what fits); a video the pipeline cannot
+read is an error naming the file and the failing step.
 
 Example::
 
@@ -15,11 +17,20 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
-
 # importing mmsvf first applies the upstream workarounds
-import mmsvf  # noqa: F401,E402
-from mmsvf.utils import register_all_modules  # noqa: E402
+import mmsvf  # noqa: E402
+
+if getattr(mmsvf, '__file__', None) is None:  # a folder shadows the package
+    raise SystemExit(
+        f'"import mmsvf" found the folder(s) {", ".join(mmsvf.__path__)}, '
+        'which hold no __init__.py, instead of the mmsvf package. A clone of '
+        'the repository named mmsvf whose parent folder is on sys.path? Run '
+        'from inside the clone, or put the clone itself on PYTHONPATH.')
+
+from mmengine.config import Config  # noqa: E402
+
+from mmsvf.utils import (CFG_OPTIONS_HELP, CfgOptionsAction,  # noqa: E402
+                         merge_cfg_options, register_all_modules)
 
 
 def parse_args(argv=None):
@@ -35,11 +46,44 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument('--topk', type=int, default=5, help='classes shown')
     parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load the checkpoint tensors that fit the model, skip others')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
-        help='override config entries, key=value pairs')
+        action=CfgOptionsAction,
+        metavar='KEY=VALUE',
+        help=CFG_OPTIONS_HELP)
     return parser.parse_args(argv)
+
+
+def load_clip(cfg, video):
+    """Run the config's test pipeline on ``video``, step by step.
+
+    Returns:
+        dict: The packed sample (``inputs``, ``data_samples``).
+
+    Raises:
+        SystemExit: A step failed (a corrupt or unsupported file), naming the
+            video, the step and the decoder's message.
+    """
+    from mmengine.dataset import Compose
+    pipeline = Compose(cfg.test_pipeline)
+    data = dict(filename=video, label=-1, start_index=0, modality='RGB')
+    for step in pipeline.transforms:
+        try:
+            data = step(data)
+        except Exception as err:  # noqa: BLE001 - reported with the file
+            raise SystemExit(
+                f'cannot read video {video}: the test pipeline step '
+                f'{type(step).__name__} failed ({type(err).__name__}: '
+                f'{str(err).strip()[:300]}). Expected a complete video file '
+                'its decoder can read; is it corrupt or truncated?') from err
+        if data is None:
+            raise SystemExit(f'video {video}: the test pipeline step '
+                             f'{type(step).__name__} dropped it')
+    return data
 
 
 def top_classes(pred_score, k, names=None):
@@ -66,8 +110,10 @@ def top_classes(pred_score, k, names=None):
 def main(argv=None):
     args = parse_args(argv)
     from mmaction.apis import inference_recognizer, init_recognizer
+    from mmengine.dataset import Compose
 
     from mmsvf.engine.hooks import read_label_map
+    from mmsvf.utils import CheckpointLoadError, load_checked
 
     register_all_modules(init_default_scope=False)
     for path, what in ((args.video, 'video'), (args.config, 'config'),
@@ -76,15 +122,22 @@ def main(argv=None):
             raise SystemExit(f'{what} file {path} not found')
     names = read_label_map(args.label_map) if args.label_map else None
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    model = init_recognizer(cfg, args.checkpoint, device=args.device)
+    cfg = merge_cfg_options(Config.fromfile(args.config), args.cfg_options,
+                            args.config)
+    model = init_recognizer(cfg, None, device=args.device)
+    try:
+        load_checked(model, args.checkpoint, strict=not args.non_strict,
+                     switch='pass --non-strict')
+    except CheckpointLoadError as err:
+        raise SystemExit(str(err)) from err
     num_classes = model.cls_head.num_classes
     if names is not None and len(names) != num_classes:
         raise SystemExit(f'label map {args.label_map} has {len(names)} '
                          f'names but the model has {num_classes} classes')
-    result = inference_recognizer(model, args.video)
+    # decoded here so that a corrupt file is reported with its name; the
+    # model gets the packed clip through an empty pipeline
+    clip = load_clip(cfg, args.video)
+    result = inference_recognizer(model, clip, test_pipeline=Compose([]))
     print(f'{args.video}: top-{min(args.topk, num_classes)}')
     for label, name, score in top_classes(result.pred_score, args.topk,
                                           names):

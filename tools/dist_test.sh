@@ -13,7 +13,10 @@ fi
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
+# PYTHON, else .venv/bin/python, else python; it must import torch
+# shellcheck source=tools/find_python.sh
+source "$(dirname "$0")/find_python.sh"
+mmsvf_find_python "$0" || exit 1
 # Rendezvous: one node and no PORT given -> torchrun's c10d rendezvous on
 # localhost:0, whose store binds a free port itself (no fixed 29500 to collide
 # with another run, no pick-then-bind race). Several nodes or PORT set -> the

@@ -14,7 +14,10 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
+# PYTHON, else .venv/bin/python, else python; it must import torch
+# shellcheck source=tools/find_python.sh
+source "$(dirname "$0")/find_python.sh"
+mmsvf_find_python "$0" || exit 1
 if [ -n "$4" ] && [ "${4#--}" = "$4" ]; then
     WORK_DIR_ARGS="--work-dir $4"
     PY_ARGS=${@:5}

@@ -9,12 +9,34 @@ Examples::
     python tools/test.py CONFIG CHECKPOINT
     python tools/test.py CONFIG CHECKPOINT --dump results.pkl --show-dir vis
     bash tools/dist_test.sh CONFIG CHECKPOINT 2
+
+Checks before the test loop: the checkpoint must fit the model (missing,
+unexpected or differently shaped tensors are an error naming the file and the
+first keys; ``--non-strict`` loads what fits), ``--cfg-options`` keys must
+exist in the config (``+KEY=VALUE`` for a new one), and the ``--dump`` /
+``--show-dir`` / ``--work-dir`` outputs must be writable.
 """
 import argparse
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
+
+def import_mmsvf():
+    """``import mmsvf`` (which applies the upstream workarounds), refusing a
+    folder named mmsvf that shadows the package (a clone's parent folder on
+    ``sys.path``: ``mmsvf/__init__.py`` would never run)."""
+    import mmsvf
+    if getattr(mmsvf, '__file__', None) is None:
+        folders = ', '.join(map(str, mmsvf.__path__))
+        raise SystemExit(
+            f'"import mmsvf" found the folder(s) {folders}, which hold no '
+            '__init__.py, instead of the mmsvf package (its upstream '
+            'workarounds would never be applied). A clone of the repository '
+            'named mmsvf whose parent folder is on sys.path (PYTHONPATH or '
+            'the current directory)? Run the tools from inside the clone, or '
+            'put the clone itself, not its parent, on PYTHONPATH.')
+    return mmsvf
+
 
 #: visualisation hook of each toolbox, used when the config names none
 DEFAULT_VIS_HOOKS = {
@@ -25,6 +47,8 @@ DEFAULT_VIS_HOOKS = {
 
 
 def parse_args(argv=None):
+    import_mmsvf()
+    from mmsvf.utils import CFG_OPTIONS_HELP, CfgOptionsAction
     parser = argparse.ArgumentParser(description='Test a model (mmsvf)')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -52,10 +76,17 @@ def parse_args(argv=None):
         default=2,
         help='seconds each shown sample stays on screen')
     parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load the tensors of the checkpoint that fit the model and '
+        'leave the others as initialised; by default a checkpoint that does '
+        'not fit (another architecture or class count) is an error')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
-        help='override config entries, key=value pairs')
+        action=CfgOptionsAction,
+        metavar='KEY=VALUE',
+        help=CFG_OPTIONS_HELP)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -107,27 +138,40 @@ def trigger_visualization_hook(cfg, args):
 
 def merge_args(cfg, args):
     """Fold the command-line arguments into ``cfg`` (in place)."""
-    from mmsvf.utils import config_stem, set_unique_experiment_name
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    from mmsvf.utils import (CheckpointLoadError, check_tool_config,
+                             check_writable, config_stem, merge_cfg_options,
+                             set_unique_experiment_name)
+    from mmsvf.utils.strict_load import check_checkpoint_file
+    merge_cfg_options(cfg, args.cfg_options, args.config)
     cfg.launcher = args.launcher
+    if args.non_strict:
+        cfg.load_strict = False
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', config_stem(args.config))
+    check_writable(cfg.work_dir, '--work-dir', is_dir=True)
 
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint {args.checkpoint} not found')
+    try:  # an empty / text file: refused now, not after building the model
+        check_checkpoint_file(args.checkpoint)
+    except CheckpointLoadError as err:
+        raise SystemExit(str(err)) from err
     cfg.load_from = args.checkpoint
     cfg.resume = False
 
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
+    if args.show_dir:
+        check_writable(args.show_dir, '--show-dir', is_dir=True)
 
     if args.dump is not None:
         if not args.dump.endswith(('.pkl', '.pickle')):
             raise SystemExit(f'--dump must be a .pkl file, got {args.dump}')
+        # DumpResults writes after the whole test loop: fail now instead
+        check_writable(args.dump, '--dump')
         dump_metric = dict(type='DumpResults', out_file_path=args.dump)
         evaluator = cfg.test_evaluator
         if isinstance(evaluator, (list, tuple)):
@@ -135,6 +179,7 @@ def merge_args(cfg, args):
         else:
             cfg.test_evaluator = [evaluator, dump_metric]
 
+    check_tool_config(cfg, args.config)
     set_unique_experiment_name(cfg, args.config, tag='_test')
     return cfg
 
@@ -142,15 +187,19 @@ def merge_args(cfg, args):
 def main(argv=None):
     args = parse_args(argv)
 
-    import mmsvf  # noqa: F401  (applies the upstream workarounds)
-    from mmsvf.utils import (build_runner, cpu_distributed_setup,
+    import_mmsvf()
+    from mmsvf.utils import (CheckpointLoadError, build_runner,
+                             cpu_distributed_setup, load_tool_config)
                              load_tool_config)
 
     cfg = merge_args(load_tool_config(args.config), args)
     cpu_distributed_setup(cfg, args.launcher)
 
     runner = build_runner(cfg)
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except CheckpointLoadError as err:  # the message names file and keys
+        raise SystemExit(str(err)) from err
     return metrics
 
 

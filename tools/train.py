@@ -11,16 +11,42 @@ Examples::
 spikevideoformer-tiny_1xb8-t8_toy-motion.py --work-dir work_dirs/toy
     python tools/train.py CONFIG --resume            # latest checkpoint
     python tools/train.py CONFIG --resume PATH.pth   # a given checkpoint
+    python tools/train.py CONFIG --cfg-options train_cfg.max_epochs=2 \
+        +model.backbone.compact_spikes=True   # "+": a key the config lacks
     bash tools/dist_train.sh CONFIG 2   # 2 processes (gloo on CPU)
+
+Checks before anything runs: ``--cfg-options`` keys must exist in the config
+(typos are refused; mark a new key with ``+``), batch sizes and epochs are
+positive integers, the work dir is not used by another running training (a
+lock file, ``.mmsvf_train.lock``, taken over when stale). Weights loaded by
+``load_from``, ``--resume`` and ``init_cfg`` Pretrained must fit the model
+(``--non-strict``: load the tensors that fit, e.g. for fine-tuning).
 """
 import argparse
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
+
+def import_mmsvf():
+    """``import mmsvf`` (which applies the upstream workarounds), refusing a
+    folder named mmsvf that shadows the package (a clone's parent folder on
+    ``sys.path``: ``mmsvf/__init__.py`` would never run)."""
+    import mmsvf
+    if getattr(mmsvf, '__file__', None) is None:
+        folders = ', '.join(map(str, mmsvf.__path__))
+        raise SystemExit(
+            f'"import mmsvf" found the folder(s) {folders}, which hold no '
+            '__init__.py, instead of the mmsvf package (its upstream '
+            'workarounds would never be applied). A clone of the repository '
+            'named mmsvf whose parent folder is on sys.path (PYTHONPATH or '
+            'the current directory)? Run the tools from inside the clone, or '
+            'put the clone itself, not its parent, on PYTHONPATH.')
+    return mmsvf
 
 
 def parse_args(argv=None):
+    import_mmsvf()
+    from mmsvf.utils import CFG_OPTIONS_HELP, CfgOptionsAction
     parser = argparse.ArgumentParser(description='Train a model (mmsvf)')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -54,11 +80,18 @@ def parse_args(argv=None):
         action='store_true',
         help='deterministic cuDNN / torch algorithms')
     parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load the tensors of load_from / --resume / init_cfg Pretrained '
+        'checkpoints that fit the model and skip the others (e.g. '
+        'fine-tuning from a model with another head); by default a '
+        'checkpoint that does not fit is an error (config: load_strict)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
-        help='override config entries, key=value pairs, e.g. '
-        'train_dataloader.batch_size=4 "model.backbone.depths=(2,1)"')
+        action=CfgOptionsAction,
+        metavar='KEY=VALUE',
+        help=CFG_OPTIONS_HELP)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -83,10 +116,13 @@ def _amp_available():
 
 def merge_args(cfg, args):
     """Fold the command-line arguments into ``cfg`` (in place)."""
-    from mmsvf.utils import config_stem, set_unique_experiment_name
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    from mmsvf.utils import (check_checkpoint_files, check_tool_config,
+                             config_stem, merge_cfg_options,
+                             set_unique_experiment_name)
+    merge_cfg_options(cfg, args.cfg_options, args.config)
     cfg.launcher = args.launcher
+    if args.non_strict:
+        cfg.load_strict = False
 
     # work_dir: command line > config > ./work_dirs/<config name>
     if args.work_dir is not None:
@@ -134,6 +170,8 @@ def merge_args(cfg, args):
         randomness['deterministic'] = True
     cfg.randomness = randomness
 
+    check_tool_config(cfg, args.config)
+    check_checkpoint_files(cfg)
     set_unique_experiment_name(cfg, args.config)
     return cfg
 
@@ -142,15 +180,23 @@ def main(argv=None):
     args = parse_args(argv)
 
     # importing mmsvf applies the upstream workarounds before any toolbox
-    import mmsvf  # noqa: F401
-    from mmsvf.utils import (build_runner, cpu_distributed_setup,
-                             load_tool_config)
+    import_mmsvf()
+    from mmsvf.utils import (CheckpointLoadError, build_runner,
+                             cpu_distributed_setup, load_tool_config)
+    from mmsvf.utils.work_dir_lock import (WorkDirInUseError, WorkDirLock,
+                                           is_main_rank)
 
     cfg = merge_args(load_tool_config(args.config), args)
-    cpu_distributed_setup(cfg, args.launcher)
-
-    runner = build_runner(cfg)
-    runner.train()
+    # one training per work dir; rank 0 holds the lock for all ranks
+    try:
+        with WorkDirLock(cfg.work_dir, enabled=is_main_rank()) as lock:
+            cpu_distributed_setup(cfg, args.launcher)
+            runner = build_runner(cfg)
+            if lock.took_over:
+                runner.logger.warning(lock.took_over)
+            runner.train()
+    except (WorkDirInUseError, CheckpointLoadError) as err:
+        raise SystemExit(str(err)) from err
     return runner
 
 

@@ -1,15 +1,32 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-from .checkpoint import (UnsafeCheckpointError, file_sha256,
+# first: a folder named mmsvf shadowing the package makes everything below
+# fail far away (its submodules may still come from the installed package)
+from .package_check import check_mmsvf_package
+
+check_mmsvf_package()
+
+from .checkpoint import (UnsafeCheckpointError, file_sha256,  # noqa: E402
                          load_checkpoint_file, save_checkpoint_atomic)
-from .dist import cpu_distributed_setup
-from .setup_env import register_all_modules
-from .tool_utils import (build_runner, config_stem, load_tool_config,
+from .dist import cpu_distributed_setup  # noqa: E402
+from .setup_env import register_all_modules  # noqa: E402
+from .strict_load import (CheckpointLoadError,  # noqa: E402
+                          CheckpointMismatchError, load_checked,
+                          strict_loading)
+from .tool_utils import (CFG_OPTIONS_HELP, CfgOptionsAction,  # noqa: E402
+                         build_runner, check_checkpoint_files,
+                         check_tool_config, check_writable,
+                         config_stem, load_tool_config, merge_cfg_options,
                          set_unique_experiment_name)
-from .version_check import check_versions
+from .version_check import check_versions  # noqa: E402
+from .work_dir_lock import WorkDirInUseError, WorkDirLock  # noqa: E402
 
 __all__ = [
     'register_all_modules', 'load_tool_config', 'config_stem',
-    'set_unique_experiment_name', 'build_runner', 'UnsafeCheckpointError',
-    'load_checkpoint_file', 'save_checkpoint_atomic', 'file_sha256',
-    'cpu_distributed_setup', 'check_versions'
+    'set_unique_experiment_name', 'build_runner', 'check_mmsvf_package',
+    'UnsafeCheckpointError', 'load_checkpoint_file', 'save_checkpoint_atomic',
+    'file_sha256', 'cpu_distributed_setup', 'check_versions',
+    'CheckpointLoadError', 'CheckpointMismatchError', 'load_checked',
+    'strict_loading', 'CFG_OPTIONS_HELP', 'CfgOptionsAction',
+    'check_checkpoint_files', 'check_tool_config', 'check_writable',
+    'merge_cfg_options', 'WorkDirInUseError', 'WorkDirLock'
 ]
