@@ -10,14 +10,10 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
+from mmsvf.models.neurons import SpikingNeuron
 from mmsvf.registry import HOOKS
 
 __all__ = ['FiringRateHook', 'neuron_stages']
-
-
-def _is_neuron(module: nn.Module) -> bool:
-    """mmsvf neurons (``LIF``, ``IntegerLIF``) declare ``is_integer``."""
-    return isinstance(getattr(module, 'is_integer', None), bool)
 
 
 def neuron_stages(model: nn.Module) -> 'OrderedDict[str, List[nn.Module]]':
@@ -48,12 +44,12 @@ def neuron_stages(model: nn.Module) -> 'OrderedDict[str, List[nn.Module]]':
                 break
             for part in parts:
                 for sub in part.modules():
-                    if _is_neuron(sub):
+                    if isinstance(sub, SpikingNeuron):
                         stage_of.setdefault(id(sub), f'stage{index}')
     groups: 'OrderedDict[str, List[nn.Module]]' = OrderedDict()
     others: 'OrderedDict[str, List[nn.Module]]' = OrderedDict()
     for name, module in model.named_modules():
-        if not _is_neuron(module):
+        if not isinstance(module, SpikingNeuron):
             continue
         if id(module) in stage_of:
             groups.setdefault(stage_of[id(module)], []).append(module)
@@ -139,8 +135,9 @@ class FiringRateHook(Hook):
         self._sums = OrderedDict((g, [None, 0]) for g in groups)
         for group, neurons in groups.items():
             for neuron in neurons:
-                scale = float(neuron.max_level) if getattr(
-                    neuron, 'normalize', False) else 1.0
+                # normalised integer spikes k / D count as k spikes
+                fmt = neuron.output_format
+                scale = float(fmt.max_level) if fmt.normalized else 1.0
                 self._handles.append(neuron.register_forward_hook(
                     self._make_hook(group, scale)))
         if not groups:

@@ -49,7 +49,7 @@ def test_image_is_a_clip_of_equal_frames(time_steps):
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match='time_steps must be >= 1'):
+    with pytest.raises(ValueError, match=r'time_steps=0 is invalid; expected an integer >= 1'):
         SpikeVideoFormerImage(time_steps=0, **TINY)
     image_model, _ = pair(4)
     with pytest.raises(ValueError, match=r'got \(2, 3, 3, 32, 32\)'):
