@@ -86,16 +86,17 @@ class _ArgChecker:
 
 def _check_heads(check, embed_dims, depths, num_heads):
     """Heads per Transformer stage; each must divide its stage's width."""
-    if _is_int(num_heads):
-        num_heads = (num_heads, num_heads)
-    heads = check.ints('num_heads', num_heads, 2, 1,
-                       'an int, or the heads of stages 3 and 4')
+    heads = (num_heads, num_heads) if _is_int(num_heads) else num_heads
+    if not (_is_seq(heads) and len(heads) == 2
+            and all(_is_int(n) and n >= 1 for n in heads)):
+        check.fail('num_heads', num_heads, 'an integer >= 1, or one per '
+                   'Transformer stage (2 integers >= 1)')
     for stage, dim, depth, n in zip((3, 4), embed_dims[2:], depths, heads):
         if depth and dim % n:
             check.fail('num_heads', num_heads,
                        f'head counts that divide the widths: embed_dims'
                        f'[{stage - 1}]={dim} is not divisible by {n}')
-    return heads
+    return tuple(int(n) for n in heads)
 
 
 class MSBlock(nn.Module):
@@ -158,8 +159,8 @@ class SpikeVideoFormer(BaseModule):
     Args:
         arch (str): ``'small'``, ``'base'`` or ``'large'`` (ignored when
             ``embed_dims`` is given).
-        embed_dims (Sequence[int] | None): the four widths ``[c0, c1, c2, c3]``;
-            the stem has ``c0 // 2`` channels.
+        embed_dims (Sequence[int] | None): the four widths
+            ``[c0, c1, c2, c3]``; the stem has ``c0 // 2`` channels.
         depths (Sequence[int]): Transformer blocks in stages 3 and 4.
         num_heads (int | Sequence[int]): heads (per Transformer stage).
         mlp_ratio (float): MLP/conv-block expansion.
@@ -234,11 +235,12 @@ class SpikeVideoFormer(BaseModule):
                 check.fail('arch', arch, f'one of '
                            f'{sorted(self.arch_settings)} (or embed_dims)')
             embed_dims = self.arch_settings[arch]
-        embed_dims = check.ints('embed_dims', embed_dims, 4, 1,
-                                'the widths [c0, c1, c2, c3]')
-        if embed_dims[0] < 2:
+        widths = check.ints('embed_dims', embed_dims, 4, 1,
+                            'the widths [c0, c1, c2, c3]')
+        if widths[0] < 2:
             check.fail('embed_dims', embed_dims,
                        'c0 >= 2 (the stem has c0 // 2 channels)')
+        embed_dims = widths
         depths = check.ints('depths', depths, 2, 0,
                             'Transformer blocks of stages 3 and 4')
         num_heads = _check_heads(check, embed_dims, depths, num_heads)

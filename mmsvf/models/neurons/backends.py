@@ -13,9 +13,9 @@ one of :data:`CONCRETE_BACKENDS`:
   operations), the ground truth of the tests.
 
 ``'auto'`` picks ``'numba'`` for CPU float32/64 tensors when Numba is
-installed, else ``'torch'``. Inside code that ``torch.compile`` traces,
-``'auto'`` and ``'numba'`` run ``'torch'`` (Numba kernels are opaque to the
-tracer).
+installed, else ``'torch'``. Inside code that ``torch.compile`` traces, the
+default, ``'auto'`` and ``'numba'`` run ``'torch'`` (Numba kernels are opaque
+to the tracer).
 
 :func:`neuron_backend` answers which backend runs for a device and dtype;
 :func:`available_backends` lists those this installation can run.

@@ -11,14 +11,15 @@ Two LIF paths compute the same numbers:
 * :func:`lif_multistep_reference` — a per-step loop recorded by autograd, the
   exact order of operations of SpikingJelly 0.0.0.0.12 ``MultiStepLIFNode``.
   Always available, used by tests as the ground truth.
-* :func:`lif_multistep` — the default: a custom :class:`torch.autograd.Function`
-  that runs the forward scan without building a graph. The ``'torch'`` and
-  ``'inductor'`` backends keep only the pre-spike membrane ``H`` for backward
-  (spikes are recomputed from it as ``H >= v_threshold``) and run the backward
-  recurrence as one fused ``addcmul`` per step; ``'inductor'`` compiles both
-  scans with ``torch.compile``. On CPU (float32/64) the default runs both
-  scans as fused Numba kernels (:mod:`.numba_kernels`), which keep only the
-  input and re-run the forward scan block by block inside backward.
+* :func:`lif_multistep` — the default: a custom
+  :class:`torch.autograd.Function` that runs the forward scan without building
+  a graph. The ``'torch'`` and ``'inductor'`` backends keep only the
+  pre-spike membrane ``H`` for backward (spikes are recomputed from it as
+  ``H >= v_threshold``) and run the backward recurrence as one fused
+  ``addcmul`` per step; ``'inductor'`` compiles both scans with
+  ``torch.compile``. On CPU (float32/64) the default runs both scans as fused
+  Numba kernels (:mod:`.numba_kernels`), which keep only the input and re-run
+  the forward scan block by block inside backward.
 
 :mod:`.backends` decides which backend runs.
 """
@@ -230,8 +231,8 @@ def quantize_spikes(u, max_level):
 def integer_lif_multistep_reference(x, max_level=4, leak=0.25, stateful=True):
     """I-LIF over ``x: [T, ...]`` as SpikeYOLO's ``mem_update`` (integers).
 
-    ``u[0] = x[0]``, ``u[t] = (u[t-1] - s[t-1]) * leak + x[t]`` (``s`` detached),
-    ``s[t] = round(clamp(u[t], 0, D))``. ``stateful=False`` quantises each step
+    ``u[0] = x[0]``, ``u[t] = (u[t-1] - s[t-1]) * leak + x[t]`` (``s``
+    detached), ``s[t] = round(clamp(u[t], 0, D))``. ``stateful=False`` quantises each step
     independently.
     """
     check_time_first(x)
