@@ -232,8 +232,8 @@ def integer_lif_multistep_reference(x, max_level=4, leak=0.25, stateful=True):
     """I-LIF over ``x: [T, ...]`` as SpikeYOLO's ``mem_update`` (integers).
 
     ``u[0] = x[0]``, ``u[t] = (u[t-1] - s[t-1]) * leak + x[t]`` (``s``
-    detached), ``s[t] = round(clamp(u[t], 0, D))``. ``stateful=False`` quantises each step
-    independently.
+    detached), ``s[t] = round(clamp(u[t], 0, D))``. ``stateful=False``
+    quantises each step independently.
     """
     check_time_first(x)
     if not stateful:

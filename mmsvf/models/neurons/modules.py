@@ -144,8 +144,8 @@ class IntegerLIF(SpikingNeuron):
     ``s = round(clamp(u, 0, D))`` with a straight-through gradient on
     ``[0, D]``. ``stateful=True`` is SpikeYOLO's temporal flavour
     ``u[t] = (u[t-1] - s[t-1])·leak + x[t]``; ``stateful=False`` quantises
-    every step independently (SDT-V3). ``normalize=True`` divides the output by D.
-    At inference an integer spike ``s`` equals ``s`` binary sub-steps
+    every step independently (SDT-V3). ``normalize=True`` divides the output
+    by D. At inference an integer spike ``s`` equals ``s`` binary sub-steps
     (:func:`~mmsvf.models.neurons.expand_integer_spikes`).
 
     Args:

@@ -4,9 +4,8 @@ import pytest
 import torch
 
 from mmsvf.models.neurons import (CONCRETE_BACKENDS, LIF, NEURON_BACKENDS,
-                                  IntegerLIF, available_backends,
+                                  IntegerLIF, available_backends, functional,
                                   neuron_backend, numba_kernels)
-from mmsvf.models.neurons import functional
 
 
 def test_available_backends(monkeypatch):
@@ -50,7 +49,8 @@ def test_errors(monkeypatch):
     with pytest.raises(ValueError, match="neuron backend 'cuda-magic'"):
         IntegerLIF(backend='cuda-magic')
     if numba_kernels.NUMBA_AVAILABLE:
-        with pytest.raises(ValueError, match='CPU float32/float64 tensors only'):
+        with pytest.raises(ValueError,
+                           match='CPU float32/float64 tensors only'):
             neuron_backend('numba', 'cpu', torch.bfloat16)
     monkeypatch.setattr(numba_kernels, 'NUMBA_AVAILABLE', False)
     with pytest.raises(RuntimeError, match='needs the numba package'):
