@@ -22,13 +22,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             current, as mmdet/mmyolo do).
     """
     for name in MMSVF_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            # a sub-package that does not exist yet is fine; a broken import
-            # inside one is not
-            if err.name != name:
-                raise
+        importlib.import_module(name)
     if init_default_scope:
         never_created = DefaultScope.get_current_instance() is None \
             or not DefaultScope.check_instance_created('mmsvf')

@@ -8,10 +8,12 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-from mmsvf.models.pose import make_synthetic_smpl
 from mmsvf.registry import MODELS
 
 from mmsvf_test_utils import load_script
+
+make_synthetic_smpl = load_script(
+    'tools/data/generate_toy_mmhpsd.py').make_synthetic_smpl
 
 CFG_DIR = 'configs/pose/spikevideoformer'
 LARGE_T8 = 'spikevideoformer-large_1xb8-t8-20e_mmhpsd-gray-256px.py'

@@ -2,8 +2,10 @@
 """Benchmark multi-step LIF forward + backward against a memory-bound floor.
 
 For each number of time steps T, on ``[T, N]`` float inputs (``N`` =
-``--neurons``), times one forward + backward pass of the LIF neuron (SPEC §2.1
-defaults: tau 2, hard reset to 0, sigmoid surrogate) with each backend:
+``--neurons``), times one forward + backward pass of the LIF neuron
+(SpikingJelly ``MultiStepLIFNode`` defaults, as in Meta-SpikeFormer and
+SpikeVideoFormer: tau 2, hard reset to 0, sigmoid surrogate) with each
+backend:
 
 * ``reference`` — the naive per-step loop recorded by autograd;
 * ``torch`` — the fused eager scans (custom autograd function);
@@ -45,8 +47,7 @@ import time
 
 import torch
 
-from mmsvf.models.neurons import lif_multistep
-from mmsvf.models.neurons.functional import _resolve_backend
+from mmsvf.models.neurons import lif_multistep, neuron_backend
 
 NAIVE, DEFAULT = 'reference', 'auto'
 
@@ -184,8 +185,7 @@ def benchmark(args):
 
 def format_report(args, rows):
     """The table and the per-T ratio lines, as text."""
-    sample = torch.empty(1, 1, dtype=getattr(torch, args.dtype))
-    resolved = _resolve_backend(DEFAULT, sample)
+    resolved = neuron_backend(DEFAULT, 'cpu', getattr(torch, args.dtype))
     cols = list(args.backends) + ['floor', 'traffic']
     lines = [
         f'LIF forward+backward, N = {args.neurons} neurons, {args.dtype}, '

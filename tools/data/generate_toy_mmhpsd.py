@@ -2,7 +2,7 @@
 """Write a tiny synthetic dataset in the MMHPSD layout (for tests and toys).
 
 A small SMPL-format body model (``toy_smpl.npz``, see
-:func:`mmsvf.models.pose.make_synthetic_smpl`; it is *not* SMPL) is posed
+:func:`make_synthetic_smpl`; it is *not* SMPL) is posed
 along random smooth trajectories (walking-like hip/knee swings, arm raises,
 body yaw, drifting translation 3-4 m from the camera). The posed joints are
 projected with the MMHPSD intrinsics scaled to the frame size and drawn as a
@@ -62,6 +62,70 @@ def parse_args(argv=None):
                         help='also write 4-channel event frames')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     return parser.parse_args(argv)
+
+
+def make_synthetic_smpl(verts_per_joint=2, num_betas=10, seed=0):
+    """A tiny SMPL-format model for tests and toy data (not a body model).
+
+    24 joints at roughly human T-pose positions (metres, y up), each with
+    ``verts_per_joint`` vertices placed symmetrically around it, so that
+    ``J_regressor @ v_template`` equals the joint positions exactly. Vertices
+    are skinned 0.8 to their joint and 0.2 to its parent; the shape and pose
+    blend shapes are small random directions (the first shape direction
+    scales the body).
+
+    Args:
+        verts_per_joint (int): Even number of vertices per joint.
+        num_betas (int): Number of shape directions.
+        seed (int): Random seed.
+
+    Returns:
+        dict: the fields of an SMPL model file (``v_template``,
+        ``shapedirs``, ``posedirs``, ``J_regressor``, ``kintree_table``,
+        ``weights``, ``f``), ready for ``np.savez``.
+    """
+    if verts_per_joint < 2 or verts_per_joint % 2:
+        raise ValueError('verts_per_joint must be an even number >= 2')
+    rng = np.random.default_rng(seed)
+    joints = np.array([
+        [0.00, 0.00, 0.00], [0.06, -0.09, 0.00], [-0.06, -0.09, 0.00],
+        [0.00, 0.11, -0.02], [0.10, -0.47, 0.00], [-0.10, -0.47, 0.00],
+        [0.00, 0.25, 0.00], [0.09, -0.87, -0.04], [-0.09, -0.87, -0.04],
+        [0.00, 0.31, 0.02], [0.11, -0.93, 0.08], [-0.11, -0.93, 0.08],
+        [0.00, 0.52, -0.01], [0.08, 0.42, 0.00], [-0.08, 0.42, 0.00],
+        [0.00, 0.60, 0.04], [0.18, 0.45, -0.01], [-0.18, 0.45, -0.01],
+        [0.43, 0.43, -0.03], [-0.43, 0.43, -0.03], [0.68, 0.44, -0.03],
+        [-0.68, 0.44, -0.03], [0.76, 0.43, -0.04], [-0.76, 0.43, -0.04]
+    ])
+    num_joints = len(joints)
+    half = verts_per_joint // 2
+    offsets = rng.normal(scale=0.03, size=(num_joints, half, 3))
+    verts = np.concatenate([joints[:, None] + offsets,
+                            joints[:, None] - offsets], axis=1)
+    v_template = verts.reshape(-1, 3)
+    num_verts = len(v_template)
+    owner = np.repeat(np.arange(num_joints), verts_per_joint)
+    j_reg = np.zeros((num_joints, num_verts))
+    j_reg[owner, np.arange(num_verts)] = 1.0 / verts_per_joint
+    weights = np.zeros((num_verts, num_joints))
+    for v, j in enumerate(owner):
+        parent = BONE_PARENTS[j]
+        if parent < 0:
+            weights[v, j] = 1.0
+        else:
+            weights[v, j], weights[v, parent] = 0.8, 0.2
+    shapedirs = rng.normal(scale=0.01, size=(num_verts, 3, num_betas))
+    shapedirs[:, :, 0] = 0.05 * v_template
+    posedirs = rng.normal(scale=0.002, size=(num_verts, 3, 9 * 23))
+    kintree = np.stack([np.array(BONE_PARENTS), np.arange(num_joints)])
+    kintree[0, 0] = 4294967295  # the official files store uint32(-1)
+    faces = np.stack([np.arange(0, num_verts - 2),
+                      np.arange(1, num_verts - 1),
+                      np.arange(2, num_verts)], axis=1)
+    return dict(v_template=v_template, shapedirs=shapedirs,
+                posedirs=posedirs, J_regressor=j_reg,
+                kintree_table=kintree.astype(np.int64), weights=weights,
+                f=faces)
 
 
 def _rotvec(matrix):
@@ -138,7 +202,7 @@ def generate(out, subjects=(1, 3, 4, 5), groups=1, frames=32, size=64,
     """Write the dataset; returns the list of action folder names."""
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
         osp.abspath(__file__)))))
-    from mmsvf.models.pose.smpl import SMPLLayer, make_synthetic_smpl
+    from mmsvf.models.pose.smpl import SMPLLayer
 
     os.makedirs(out, exist_ok=True)
     smpl_path = osp.join(out, 'toy_smpl.npz')

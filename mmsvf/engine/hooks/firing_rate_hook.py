@@ -11,15 +11,10 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from mmsvf.analysis.spikes import spike_activity
-from mmsvf.models.neurons import SpikeFormat
+from mmsvf.models.neurons import SpikeFormat, SpikingNeuron
 from mmsvf.registry import HOOKS
 
 __all__ = ['FiringRateHook', 'neuron_stages']
-
-
-def _is_neuron(module: nn.Module) -> bool:
-    """mmsvf neurons (``LIF``, ``IntegerLIF``) declare ``output_format``."""
-    return isinstance(getattr(module, 'output_format', None), SpikeFormat)
 
 
 def neuron_stages(model: nn.Module) -> 'OrderedDict[str, List[nn.Module]]':
@@ -50,12 +45,12 @@ def neuron_stages(model: nn.Module) -> 'OrderedDict[str, List[nn.Module]]':
                 break
             for part in parts:
                 for sub in part.modules():
-                    if _is_neuron(sub):
+                    if isinstance(sub, SpikingNeuron):
                         stage_of.setdefault(id(sub), f'stage{index}')
     groups: 'OrderedDict[str, List[nn.Module]]' = OrderedDict()
     others: 'OrderedDict[str, List[nn.Module]]' = OrderedDict()
     for name, module in model.named_modules():
-        if not _is_neuron(module):
+        if not isinstance(module, SpikingNeuron):
             continue
         if id(module) in stage_of:
             groups.setdefault(stage_of[id(module)], []).append(module)

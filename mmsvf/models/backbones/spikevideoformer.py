@@ -1,6 +1,9 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""SpikeVideoFormer backbone (SPEC §3): Meta-SpikeFormer + SDHA over T·H·W."""
+"""SpikeVideoFormer backbone (arXiv 2505.10352 §3): the Meta-SpikeFormer
+layout (BICLab Spike-Driven-Transformer-V2 ``classification/models.py``) with
+spike-driven Hamming attention over all ``T·H·W`` tokens."""
 import functools
+import numbers
 
 import torch
 from mmengine.model import BaseModule
@@ -11,33 +14,20 @@ from mmsvf.registry import MODELS
 from ..attention import FactorizedSpikeAttention, SpikeDrivenAttention
 from ..layers import MSMLP, MSConvBlock, MSDownsampling, set_compact_spikes
 from ..layers.checkpoint import checkpoint_module
+from ..utils.compile import compiled_function
 
 __all__ = ['SpikeVideoFormer', 'MSBlock']
 
 ATTN_MODES = ('joint', 'spatial', 'hierarchical', 'factorized')
+SIMILARITIES = ('hamming', 'dot')
 #: SpikeVideoFormer code's ``att_mode`` names → (attn_mode, similarity)
 LEGACY_ATT_MODES = {
     '3D_ham': ('joint', 'hamming'),
     '3D_dot': ('joint', 'dot'),
     '2D': ('spatial', 'dot'),
 }
-
-
-_COMPILED = {}
-
-
-def compiled_function(fn, compile_cfg):
-    """``torch.compile(fn, **compile_cfg)``, cached per function and options.
-
-    ``fn`` is an *unbound* forward (``MSBlock._forward``,
-    ``MSConvBlock.forward`` ...) called with the module as first argument, so
-    one compiled graph serves every block of the same shape and a deep copy
-    of the model (EMA) never calls into the original's modules.
-    """
-    key = (fn, repr(sorted(compile_cfg.items())))
-    if key not in _COMPILED:
-        _COMPILED[key] = torch.compile(fn, **compile_cfg)
-    return _COMPILED[key]
+#: stages of ``out_indices``, ``with_cp`` and ``frozen_stages``
+NUM_STAGES = 4
 
 
 def _compile_cfg(compile_blocks):
@@ -52,11 +42,70 @@ def _compile_cfg(compile_blocks):
     return cfg
 
 
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_seq(value):
+    return isinstance(value, (list, tuple))
+
+
+class _ArgChecker:
+    """Raises a ``ValueError`` naming the class, the argument, its value and
+    what was expected."""
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def fail(self, name, value, expected):
+        raise ValueError(f'{self.owner}: {name}={value!r} is invalid; '
+                         f'expected {expected}')
+
+    def ints(self, name, value, length, minimum, meaning):
+        """``value`` as a tuple of ``length`` integers >= ``minimum``."""
+        if not (_is_seq(value) and len(value) == length
+                and all(_is_int(v) and v >= minimum for v in value)):
+            self.fail(name, value, f'{length} integers >= {minimum} '
+                      f'({meaning})')
+        return tuple(int(v) for v in value)
+
+    def flag(self, name, value):
+        if not isinstance(value, bool):
+            self.fail(name, value, 'True or False')
+        return value
+
+    def flags(self, name, value, length, meaning):
+        """A bool for all, or ``length`` bools."""
+        if isinstance(value, bool):
+            return (value, ) * length
+        if not (_is_seq(value) and len(value) == length
+                and all(isinstance(v, bool) for v in value)):
+            self.fail(name, value, f'a bool or {length} bools ({meaning})')
+        return tuple(value)
+
+
+def _check_heads(check, embed_dims, depths, num_heads):
+    """Heads per Transformer stage; each must divide its stage's width."""
+    heads = (num_heads, num_heads) if _is_int(num_heads) else num_heads
+    if not (_is_seq(heads) and len(heads) == 2
+            and all(_is_int(n) and n >= 1 for n in heads)):
+        check.fail('num_heads', num_heads, 'an integer >= 1, or one per '
+                   'Transformer stage (2 integers >= 1)')
+    for stage, dim, depth, n in zip((3, 4), embed_dims[2:], depths, heads):
+        if depth and dim % n:
+            check.fail('num_heads', num_heads,
+                       f'head counts that divide the widths: embed_dims'
+                       f'[{stage - 1}]={dim} is not divisible by {n}')
+    return tuple(int(n) for n in heads)
+
+
 class MSBlock(nn.Module):
-    """Spike-driven Transformer block with membrane shortcuts (SPEC §3.4).
+    """Spike-driven Transformer block with membrane shortcuts (paper §3.3;
+    Meta-SpikeFormer ``MS_Block``).
 
     ``x = x + Attn(x)`` (``x = x + Attn_t(x)`` too in hierarchical mode);
-    ``x = x + MLP(x)``.
+    ``x = x + MLP(x)``. Activation checkpointing and ``torch.compile`` are
+    applied by the backbone around the whole block.
 
     Args:
         dim (int): channels.
@@ -66,19 +115,13 @@ class MSBlock(nn.Module):
             ``'factorized'``.
         similarity (str): ``'hamming'`` | ``'dot'``.
         neuron (dict): neuron config.
-        with_cp (bool): recompute the block in backward (saves memory;
-            BatchNorm running statistics and gradients equal the plain run's,
-            see :func:`~mmsvf.models.layers.checkpoint.checkpoint_module`).
-        compile_cfg (dict | None): run the block's body through
-            ``torch.compile(**compile_cfg)`` (None: eager).
 
     Shapes:
         ``[T, B, C, H, W]`` → ``[T, B, C, H, W]``.
     """
 
     def __init__(self, dim, num_heads=8, mlp_ratio=4.0, attn_mode='joint',
-                 similarity='hamming', neuron=None, with_cp=False,
-                 compile_cfg=None):
+                 similarity='hamming', neuron=None):
         super().__init__()
         if attn_mode == 'factorized':
             self.attn = FactorizedSpikeAttention(dim, num_heads, similarity,
@@ -91,21 +134,12 @@ class MSBlock(nn.Module):
             self.attn_t = SpikeDrivenAttention(dim, num_heads, 'temporal',
                                                similarity, neuron)
         self.mlp = MSMLP(dim, int(dim * mlp_ratio), neuron=neuron)
-        self.with_cp = with_cp
-        self.compile_cfg = compile_cfg
 
-    def _forward(self, x):
+    def forward(self, x):
         x = x + self.attn(x)
         if hasattr(self, 'attn_t'):
             x = x + self.attn_t(x)
         return x + self.mlp(x)
-
-    def forward(self, x):
-        fn = self._forward
-        if self.compile_cfg is not None:
-            fn = functools.partial(
-                compiled_function(type(self)._forward, self.compile_cfg), self)
-        return checkpoint_module(self, fn, x, enabled=self.with_cp)
 
 
 @MODELS.register_module()
@@ -125,8 +159,8 @@ class SpikeVideoFormer(BaseModule):
     Args:
         arch (str): ``'small'``, ``'base'`` or ``'large'`` (ignored when
             ``embed_dims`` is given).
-        embed_dims (Sequence[int] | None): the four widths ``[c0, c1, c2, c3]``;
-            the stem has ``c0 // 2`` channels.
+        embed_dims (Sequence[int] | None): the four widths
+            ``[c0, c1, c2, c3]``; the stem has ``c0 // 2`` channels.
         depths (Sequence[int]): Transformer blocks in stages 3 and 4.
         num_heads (int | Sequence[int]): heads (per Transformer stage).
         mlp_ratio (float): MLP/conv-block expansion.
@@ -175,7 +209,6 @@ class SpikeVideoFormer(BaseModule):
         'base': [96, 192, 384, 480],
         'large': [128, 256, 512, 640],
     }
-    stage_strides = (2, 4, 8, 16)
 
     def __init__(self,
                  arch='small',
@@ -196,32 +229,57 @@ class SpikeVideoFormer(BaseModule):
                  compile_blocks=False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        check = _ArgChecker(type(self).__name__)
         if embed_dims is None:
             if arch not in self.arch_settings:
-                raise ValueError(f'arch must be one of '
-                                 f'{sorted(self.arch_settings)}, got {arch!r}')
+                check.fail('arch', arch, f'one of '
+                           f'{sorted(self.arch_settings)} (or embed_dims)')
             embed_dims = self.arch_settings[arch]
-        if len(embed_dims) != 4:
-            raise ValueError(f'embed_dims needs 4 widths, got {embed_dims}')
+        widths = check.ints('embed_dims', embed_dims, 4, 1,
+                            'the widths [c0, c1, c2, c3]')
+        if widths[0] < 2:
+            check.fail('embed_dims', embed_dims,
+                       'c0 >= 2 (the stem has c0 // 2 channels)')
+        embed_dims = widths
+        depths = check.ints('depths', depths, 2, 0,
+                            'Transformer blocks of stages 3 and 4')
+        num_heads = _check_heads(check, embed_dims, depths, num_heads)
+        if (isinstance(mlp_ratio, bool)
+                or not isinstance(mlp_ratio, numbers.Real)
+                or not mlp_ratio > 0):
+            check.fail('mlp_ratio', mlp_ratio, 'a number > 0')
         if attn_mode in LEGACY_ATT_MODES:
             attn_mode, similarity = LEGACY_ATT_MODES[attn_mode]
         if attn_mode not in ATTN_MODES:
-            raise ValueError(f'attn_mode must be one of {ATTN_MODES}, got '
-                             f'{attn_mode!r}')
-        if similarity not in ('hamming', 'dot'):
-            raise ValueError(f"similarity must be 'hamming' or 'dot', got "
-                             f'{similarity!r}')
-        for i in out_indices:
-            if not 0 <= i < 4:
-                raise ValueError(f'out_indices must be in 0..3, got '
-                                 f'{out_indices}')
-        if isinstance(num_heads, int):
-            num_heads = (num_heads, num_heads)
-        if isinstance(with_cp, bool):
-            with_cp = (with_cp, ) * 4
-        if len(with_cp) != 4:
-            raise ValueError(f'with_cp needs a bool or 4 values (one per '
-                             f'stage), got {with_cp}')
+            check.fail('attn_mode', attn_mode,
+                       f'one of {ATTN_MODES + tuple(LEGACY_ATT_MODES)}')
+        if similarity not in SIMILARITIES:
+            check.fail('similarity', similarity, f'one of {SIMILARITIES}')
+        if neuron is not None and not (isinstance(neuron, dict)
+                                       and 'type' in neuron):
+            check.fail('neuron', neuron,
+                       "a neuron config dict with a 'type', e.g. "
+                       "dict(type='LIF')")
+        if not (_is_int(in_channels) and in_channels >= 1):
+            check.fail('in_channels', in_channels, 'an integer >= 1')
+        if not (_is_seq(out_indices) and out_indices and all(
+                _is_int(i) and 0 <= i < NUM_STAGES for i in out_indices)
+                and list(out_indices) == sorted(set(out_indices))):
+            check.fail('out_indices', out_indices,
+                       f'increasing stage indices in 0..{NUM_STAGES - 1}')
+        if not (_is_int(frozen_stages)
+                and -1 <= frozen_stages < NUM_STAGES):
+            check.fail('frozen_stages', frozen_stages,
+                       f'an integer in -1..{NUM_STAGES - 1} (-1: none)')
+        with_cp = check.flags('with_cp', with_cp, NUM_STAGES,
+                              'one per stage')
+        if not isinstance(compile_blocks, (bool, dict)):
+            check.fail('compile_blocks', compile_blocks,
+                       'a bool or a dict of torch.compile arguments')
+        for name, value in (('reset_each_frame', reset_each_frame),
+                            ('norm_eval', norm_eval),
+                            ('compact_spikes', compact_spikes)):
+            check.flag(name, value)
         self.embed_dims = list(embed_dims)
         self.in_channels = in_channels
         self.attn_mode, self.similarity = attn_mode, similarity
@@ -229,8 +287,9 @@ class SpikeVideoFormer(BaseModule):
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
-        self.with_cp = tuple(bool(c) for c in with_cp)
-        self.compact_spikes = bool(compact_spikes)
+        self.depths, self.num_heads = depths, num_heads
+        self.with_cp = with_cp
+        self.compact_spikes = compact_spikes
         self.compile_cfg = _compile_cfg(compile_blocks)
         neuron = dict(neuron or dict(type='LIF'))
         if reset_each_frame:
@@ -250,16 +309,13 @@ class SpikeVideoFormer(BaseModule):
         self.ConvBlock2_2 = nn.ModuleList([MSConvBlock(c1, **conv)])
         self.downsample3 = MSDownsampling(c1, c2, 3, 2, 1, neuron=neuron)
         attn = dict(mlp_ratio=mlp_ratio, attn_mode=attn_mode,
-                    similarity=similarity, neuron=neuron,
-                    compile_cfg=self.compile_cfg)
+                    similarity=similarity, neuron=neuron)
         self.block3 = nn.ModuleList([
-            MSBlock(c2, num_heads[0], with_cp=self.with_cp[3], **attn)
-            for _ in range(depths[0])
+            MSBlock(c2, num_heads[0], **attn) for _ in range(depths[0])
         ])
         self.downsample4 = MSDownsampling(c2, c3, 3, 1, 1, neuron=neuron)
         self.block4 = nn.ModuleList([
-            MSBlock(c3, num_heads[1], with_cp=self.with_cp[3], **attn)
-            for _ in range(depths[1])
+            MSBlock(c3, num_heads[1], **attn) for _ in range(depths[1])
         ])
         all_channels = (stem, c0, c1, c3)
         self.out_channels = tuple(all_channels[i] for i in self.out_indices)
@@ -338,8 +394,9 @@ class SpikeVideoFormer(BaseModule):
         return tuple(outs)
 
     def _layer(self, module, x, stage):
-        """One downsampling layer or conv block, checkpointed and compiled
-        as configured for ``stage``."""
+        """Run one layer or block of ``stage``: the one place where
+        activation checkpointing (``with_cp``) and ``torch.compile``
+        (``compile_blocks``) are applied."""
         fn = module
         if self.compile_cfg is not None:
             fn = functools.partial(
@@ -349,8 +406,5 @@ class SpikeVideoFormer(BaseModule):
 
     def _blocks(self, blocks, x, stage):
         for block in blocks:
-            if isinstance(block, MSBlock):
-                x = block(x)  # MSBlock handles its own checkpointing
-            else:
-                x = self._layer(block, x, stage)
+            x = self._layer(block, x, stage)
         return x

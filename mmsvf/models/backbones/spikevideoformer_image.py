@@ -1,5 +1,7 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """SpikeVideoFormer on still images: the image is a clip of T equal frames."""
+import numbers
+
 from mmsvf.registry import MODELS
 from .spikevideoformer import SpikeVideoFormer
 
@@ -10,8 +12,10 @@ __all__ = ['SpikeVideoFormerImage']
 class SpikeVideoFormerImage(SpikeVideoFormer):
     """:class:`SpikeVideoFormer` fed with images repeated over ``time_steps``.
 
-    ImageNet pre-training as in Meta-SpikeFormer (SPEC §7.1): every SNN time
-    step sees the same image (T = 1 in stage A, T = 4 in stage B). The
+    ImageNet pre-training as in Meta-SpikeFormer (BICLab
+    Spike-Driven-Transformer-V2, ``classification/main_finetune.py`` and its
+    ``train*.sh`` scripts): every SNN time step sees the same image (T = 1
+    first, then T = 4 fine-tuning). The
     repetition happens here, after the data pipeline, so augmentation and
     normalisation run once per image. It adds no parameters: the state dict
     is exactly :class:`SpikeVideoFormer`'s, so a checkpoint trained with this
@@ -30,8 +34,12 @@ class SpikeVideoFormerImage(SpikeVideoFormer):
     """
 
     def __init__(self, time_steps=1, **kwargs):
-        if int(time_steps) < 1:
-            raise ValueError(f'time_steps must be >= 1, got {time_steps}')
+        if (isinstance(time_steps, bool)
+                or not isinstance(time_steps, numbers.Integral)
+                or time_steps < 1):
+            raise ValueError(f'{type(self).__name__}: time_steps='
+                             f'{time_steps!r} is invalid; expected an '
+                             'integer >= 1 (SNN steps per image)')
         super().__init__(**kwargs)
         self.time_steps = int(time_steps)
 

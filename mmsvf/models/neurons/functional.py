@@ -2,36 +2,39 @@
 """Functional neuron core over time-first tensors ``[T, ...]``.
 
 charge → fire → reset, with no state outside one call: the membrane starts at
-its resting value at ``t = 0`` of every call.
+its resting value at ``t = 0`` of every call. The LIF's parameters travel as
+one :class:`~.params.LIFParameters`; the functions also take its fields as
+keywords (``lif_multistep(x, tau=3.0)``).
 
 Two LIF paths compute the same numbers:
 
 * :func:`lif_multistep_reference` — a per-step loop recorded by autograd, the
   exact order of operations of SpikingJelly 0.0.0.0.12 ``MultiStepLIFNode``.
   Always available, used by tests as the ground truth.
-* :func:`lif_multistep` — the default: a custom :class:`torch.autograd.Function`
-  that runs the forward scan without building a graph. The ``'torch'`` and
-  ``'inductor'`` backends keep only the pre-spike membrane ``H`` for backward
-  (spikes are recomputed from it as ``H >= v_threshold``) and run the backward
-  recurrence as one fused ``addcmul`` per step; ``'inductor'`` compiles both
-  scans with ``torch.compile``. On CPU (float32/64) the default runs both
-  scans as fused Numba kernels (:mod:`.numba_kernels`), which keep only the
-  input and re-run the forward scan block by block inside backward.
-"""
-import os
+* :func:`lif_multistep` — the default: a custom
+  :class:`torch.autograd.Function` that runs the forward scan without building
+  a graph. The ``'torch'`` and ``'inductor'`` backends keep only the
+  pre-spike membrane ``H`` for backward (spikes are recomputed from it as
+  ``H >= v_threshold``) and run the backward recurrence as one fused
+  ``addcmul`` per step; ``'inductor'`` compiles both scans with
+  ``torch.compile``. On CPU (float32/64) the default runs both scans as fused
+  Numba kernels (:mod:`.numba_kernels`), which keep only the input and re-run
+  the forward scan block by block inside backward.
 
+:mod:`.backends` decides which backend runs.
+"""
 import torch
 
 from . import numba_kernels
-from .surrogate import get_surrogate, heaviside
+from .backends import NEURON_BACKENDS, requested_backend, resolve_backend
+from .params import LIFParameters, lif_parameters
+from .surrogate import heaviside
 
 __all__ = [
     'check_time_first', 'lif_multistep', 'lif_multistep_reference',
     'integer_lif_multistep', 'integer_lif_multistep_reference',
     'expand_integer_spikes', 'quantize_spikes', 'NEURON_BACKENDS'
 ]
-
-NEURON_BACKENDS = ('auto', 'numba', 'torch', 'inductor', 'reference')
 
 
 def check_time_first(x, name='input'):
@@ -53,37 +56,42 @@ def check_time_first(x, name='input'):
 # --------------------------------------------------------------------------
 # LIF: reference path (per-step autograd, SpikingJelly order of operations)
 # --------------------------------------------------------------------------
-def _charge(v, x, tau, v_reset, decay_input):
-    if decay_input:
-        if v_reset is None or v_reset == 0.:
-            return v + (x - v) / tau
-        return v + (x - (v - v_reset)) / tau
-    if v_reset is None or v_reset == 0.:
-        return v * (1. - 1. / tau) + x
-    return v - (v - v_reset) / tau + x
+def _charge(v, x, p: LIFParameters):
+    """``H[t]`` from ``V[t-1]`` and ``X[t]`` (SpikingJelly's four forms)."""
+    if p.decay_input:
+        if p.v_reset is None or p.v_reset == 0.:
+            return v + (x - v) / p.tau
+        return v + (x - (v - p.v_reset)) / p.tau
+    if p.v_reset is None or p.v_reset == 0.:
+        return v * (1. - 1. / p.tau) + x
+    return v - (v - p.v_reset) / p.tau + x
 
 
-def lif_multistep_reference(x, tau=2.0, v_threshold=1.0, v_reset=0.0,
-                            decay_input=True, detach_reset=True,
-                            surrogate='sigmoid', alpha=None):
+def lif_multistep_reference(x, params=None, **kwargs):
     """LIF over ``x: [T, ...]`` with a per-step autograd graph.
+
+    Args:
+        x (Tensor): input current ``[T, ...]``, floating point.
+        params (LIFParameters | None): the neuron (defaults when None).
+        **kwargs: :class:`~.params.LIFParameters` fields overriding
+            ``params``.
 
     Returns:
         torch.Tensor: spikes ``[T, ...]`` in ``x.dtype`` (0 or 1).
     """
     check_time_first(x)
-    fn = get_surrogate(surrogate)
-    alpha = fn.default_alpha if alpha is None else alpha
-    v = torch.full_like(x[0], 0. if v_reset is None else v_reset)
+    p = lif_parameters(params, **kwargs)
+    fn, alpha = p.surrogate_fn, p.surrogate_alpha
+    v = torch.full_like(x[0], p.v_rest)
     spikes = []
     for t in range(x.shape[0]):
-        h = _charge(v, x[t], tau, v_reset, decay_input)
-        s = fn.apply(h - v_threshold, alpha)
-        s_r = s.detach() if detach_reset else s
-        if v_reset is None:
-            v = h - s_r * v_threshold
+        h = _charge(v, x[t], p)
+        s = fn.apply(h - p.v_threshold, alpha)
+        s_r = s.detach() if p.detach_reset else s
+        if p.v_reset is None:
+            v = h - s_r * p.v_threshold
         else:
-            v = (1. - s_r) * h + s_r * v_reset
+            v = (1. - s_r) * h + s_r * p.v_reset
         spikes.append(s)
     return torch.stack(spikes)
 
@@ -91,122 +99,85 @@ def lif_multistep_reference(x, tau=2.0, v_threshold=1.0, v_reset=0.0,
 # --------------------------------------------------------------------------
 # LIF: fused path
 # --------------------------------------------------------------------------
-def _lif_forward_scan(x, tau: float, v_threshold: float, v_reset,
-                      decay_input: bool):
+def _lif_forward_scan(x, p: LIFParameters):
     """Return the pre-spike membrane ``H: [T, ...]`` (no graph)."""
     T = x.shape[0]
     h_all = torch.empty_like(x)
-    v = torch.full_like(x[0], 0. if v_reset is None else v_reset)
+    v = torch.full_like(x[0], p.v_rest)
     for t in range(T):
-        h = _charge(v, x[t], tau, v_reset, decay_input)
+        h = _charge(v, x[t], p)
         h_all[t] = h
-        fired = h >= v_threshold
-        if v_reset is None:
-            v = torch.where(fired, h - v_threshold, h)
+        fired = h >= p.v_threshold
+        if p.v_reset is None:
+            v = torch.where(fired, h - p.v_threshold, h)
         else:
-            v = torch.where(fired, torch.full_like(h, v_reset), h)
+            v = torch.where(fired, torch.full_like(h, p.v_reset), h)
     return h_all
 
 
-def _lif_backward_scan(grad_s, h_all, tau: float, v_threshold: float,
-                       v_reset, detach_reset: bool, decay_input: bool,
-                       surrogate: str, alpha: float):
+def _lif_backward_scan(grad_s, h_all, p: LIFParameters):
     """Gradient w.r.t. the input, from ``dL/dS`` and the saved ``H``."""
-    fn = get_surrogate(surrogate)
-    hs = h_all - v_threshold
-    sg = fn.derivative(hs, alpha)
+    hs = h_all - p.v_threshold
+    sg = p.surrogate_fn.derivative(hs, p.surrogate_alpha)
     keep = (hs < 0).to(h_all.dtype)  # 1 - S
     # dV[t]/dH[t]
-    if v_reset is None:
-        dvdh = torch.ones_like(h_all) if detach_reset \
-            else 1. - v_threshold * sg
+    if p.v_reset is None:
+        dvdh = torch.ones_like(h_all) if p.detach_reset \
+            else 1. - p.v_threshold * sg
     else:
-        dvdh = keep if detach_reset else keep + (v_reset - h_all) * sg
+        dvdh = keep if p.detach_reset else keep + (p.v_reset - h_all) * sg
     # dH[t+1]/dV[t] = 1 - 1/tau in every charge variant
-    m = dvdh * (1. - 1. / tau)
+    m = dvdh * (1. - 1. / p.tau)
     a = grad_s * sg
     grad_h = torch.empty_like(a)
     T = a.shape[0]
     grad_h[T - 1] = a[T - 1]
     for t in range(T - 2, -1, -1):
         torch.addcmul(a[t], grad_h[t + 1], m[t], out=grad_h[t])
-    return grad_h / tau if decay_input else grad_h
-
-
-_compiled = {}
+    return grad_h / p.tau if p.decay_input else grad_h
 
 
 def _get_scans(backend):
+    """(forward scan, backward scan) of the ``'torch'`` / ``'inductor'``
+    backend; the compiled ones come from the shared compile cache."""
     if backend == 'torch':
         return _lif_forward_scan, _lif_backward_scan
-    if backend not in _compiled:
-        _compiled[backend] = (
-            torch.compile(_lif_forward_scan, dynamic=False),
-            torch.compile(_lif_backward_scan, dynamic=False))
-    return _compiled[backend]
-
-
-def _resolve_backend(backend, x):
-    """'auto' → the Numba kernel for CPU float32/64, else fused torch."""
-    if backend == 'auto':
-        if (numba_kernels.NUMBA_AVAILABLE and x.device.type == 'cpu'
-                and x.dtype in (torch.float32, torch.float64)):
-            return 'numba'
-        return 'torch'
-    if backend == 'numba' and not numba_kernels.NUMBA_AVAILABLE:
-        raise RuntimeError('backend="numba" needs the numba package')
-    return backend
+    # imported here: the model utilities sit above the neurons
+    from ..utils.compile import compiled_function
+    cfg = dict(dynamic=False)
+    return (compiled_function(_lif_forward_scan, cfg),
+            compiled_function(_lif_backward_scan, cfg))
 
 
 class _LIFFunction(torch.autograd.Function):
 
     @staticmethod
-    def forward(ctx, x, tau, v_threshold, v_reset, decay_input, detach_reset,
-                surrogate, alpha, backend):
-        ctx.args = (tau, v_threshold, v_reset, detach_reset, decay_input,
-                    surrogate, alpha, backend)
+    def forward(ctx, x, p, backend):
+        ctx.params, ctx.backend = p, backend
         if backend == 'numba':
             # the kernel re-runs the scan in backward: only x is kept
-            s = numba_kernels.lif_forward(x, tau, v_threshold, v_reset,
-                                          decay_input)
+            s = numba_kernels.lif_forward(x, p)
             ctx.save_for_backward(x)
         else:
             fwd, _ = _get_scans(backend)
-            h_all = fwd(x, tau, v_threshold, v_reset, decay_input)
-            s = heaviside(h_all - v_threshold)
+            h_all = fwd(x, p)
+            s = heaviside(h_all - p.v_threshold)
             ctx.save_for_backward(h_all)
         return s
 
     @staticmethod
     def backward(ctx, grad_s):
         saved, = ctx.saved_tensors
-        (tau, v_threshold, v_reset, detach_reset, decay_input, surrogate,
-         alpha, backend) = ctx.args
         grad_s = grad_s.to(saved.dtype).contiguous()
-        if backend == 'numba':
-            grad_x = numba_kernels.lif_backward(
-                grad_s, saved, tau, v_threshold, v_reset, detach_reset,
-                decay_input, surrogate, alpha)
+        if ctx.backend == 'numba':
+            grad_x = numba_kernels.lif_backward(grad_s, saved, ctx.params)
         else:
-            h_all = saved
-            _, bwd = _get_scans(backend)
-            grad_x = bwd(grad_s, h_all, tau, v_threshold, v_reset,
-                         detach_reset, decay_input, surrogate, alpha)
-        return (grad_x, ) + (None, ) * 8
+            _, bwd = _get_scans(ctx.backend)
+            grad_x = bwd(grad_s, saved, ctx.params)
+        return grad_x, None, None
 
 
-def default_backend():
-    """Neuron backend: ``$MMSVF_NEURON_BACKEND`` or ``'auto'``."""
-    backend = os.environ.get('MMSVF_NEURON_BACKEND', 'auto')
-    if backend not in NEURON_BACKENDS:
-        raise ValueError(f'MMSVF_NEURON_BACKEND={backend!r}; expected one of '
-                         f'{NEURON_BACKENDS}')
-    return backend
-
-
-def lif_multistep(x, tau=2.0, v_threshold=1.0, v_reset=0.0, decay_input=True,
-                  detach_reset=True, surrogate='sigmoid', alpha=None,
-                  backend=None):
+def lif_multistep(x, params=None, backend=None, **kwargs):
     """Multi-step LIF over ``x: [T, ...]`` → spikes ``[T, ...]``.
 
     Same spikes and gradients as :func:`lif_multistep_reference` (SpikingJelly
@@ -214,36 +185,23 @@ def lif_multistep(x, tau=2.0, v_threshold=1.0, v_reset=0.0, decay_input=True,
 
     Args:
         x (Tensor): input current ``[T, ...]``, floating point.
-        tau (float): membrane time constant.
-        v_threshold (float): firing threshold.
-        v_reset (float | None): hard-reset value; ``None`` = soft reset
-            (subtract the threshold).
-        decay_input (bool): scale the input by ``1/tau`` when charging.
-        detach_reset (bool): no gradient through the reset.
-        surrogate (str): ``'sigmoid'`` or ``'atan'``.
-        alpha (float | None): surrogate sharpness (its default when None).
-        backend (str | None): ``'auto'`` (default: ``'numba'`` for CPU
-            float32/64, else ``'torch'``), ``'numba'`` (fused CPU kernel),
-            ``'torch'`` (fused eager scans, any device and dtype),
-            ``'inductor'`` (``torch.compile``-fused scans: C++ on CPU, Triton
-            on GPU) or ``'reference'``.
+        params (LIFParameters | None): the neuron (defaults when None).
+        backend (str | None): ``'auto'`` (``'numba'`` for CPU float32/64,
+            else ``'torch'``), ``'numba'`` (fused CPU kernel), ``'torch'``
+            (fused eager scans, any device and dtype), ``'inductor'``
+            (``torch.compile``-fused scans: C++ on CPU, Triton on GPU) or
+            ``'reference'``; None = ``$MMSVF_NEURON_BACKEND`` or ``'auto'``
+            (see :func:`~.backends.neuron_backend`).
+        **kwargs: :class:`~.params.LIFParameters` fields (``tau``,
+            ``v_threshold``, ``v_reset``, ``decay_input``, ``detach_reset``,
+            ``surrogate``, ``alpha``) overriding ``params``.
     """
     check_time_first(x)
-    fn = get_surrogate(surrogate)
-    alpha = float(fn.default_alpha if alpha is None else alpha)
-    backend = backend or default_backend()
+    p = lif_parameters(params, **kwargs)
+    backend = resolve_backend(backend, x.device, x.dtype)
     if backend == 'reference':
-        return lif_multistep_reference(x, tau, v_threshold, v_reset,
-                                       decay_input, detach_reset, surrogate,
-                                       alpha)
-    if backend not in NEURON_BACKENDS:
-        raise ValueError(f'backend {backend!r}; expected one of '
-                         f'{NEURON_BACKENDS}')
-    backend = _resolve_backend(backend, x)
-    v_reset = None if v_reset is None else float(v_reset)
-    return _LIFFunction.apply(x.contiguous(), float(tau), float(v_threshold),
-                              v_reset, bool(decay_input), bool(detach_reset),
-                              surrogate, alpha, backend)
+        return lif_multistep_reference(x, p)
+    return _LIFFunction.apply(x.contiguous(), p, backend)
 
 
 # --------------------------------------------------------------------------
@@ -273,9 +231,9 @@ def quantize_spikes(u, max_level):
 def integer_lif_multistep_reference(x, max_level=4, leak=0.25, stateful=True):
     """I-LIF over ``x: [T, ...]`` as SpikeYOLO's ``mem_update`` (integers).
 
-    ``u[0] = x[0]``, ``u[t] = (u[t-1] - s[t-1]) * leak + x[t]`` (``s`` detached),
-    ``s[t] = round(clamp(u[t], 0, D))``. ``stateful=False`` quantises each step
-    independently.
+    ``u[0] = x[0]``, ``u[t] = (u[t-1] - s[t-1]) * leak + x[t]`` (``s``
+    detached), ``s[t] = round(clamp(u[t], 0, D))``. ``stateful=False``
+    quantises each step independently.
     """
     check_time_first(x)
     if not stateful:
@@ -320,8 +278,7 @@ def integer_lif_multistep(x, max_level=4, leak=0.25, stateful=True,
                           backend=None):
     """Fused I-LIF over ``x: [T, ...]``; equals the reference path."""
     check_time_first(x)
-    backend = backend or default_backend()
-    if backend == 'reference' or not stateful:
+    if requested_backend(backend) == 'reference' or not stateful:
         return integer_lif_multistep_reference(x, max_level, leak, stateful)
     return _IntegerLIFFunction.apply(x.contiguous(), float(max_level),
                                      float(leak))

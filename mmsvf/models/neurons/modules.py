@@ -17,30 +17,76 @@ import torch
 from torch import nn
 
 from mmsvf.registry import MODELS, scoped
+from .backends import requested_backend
 from .functional import (check_time_first, integer_lif_multistep,
                          lif_multistep)
+from .params import LIFParameters
 from .spike_storage import SpikeFormat, mark_spikes
-from .surrogate import get_surrogate
 
-__all__ = ['LIF', 'IntegerLIF', 'build_neuron']
+__all__ = ['SpikingNeuron', 'LIF', 'IntegerLIF', 'build_neuron']
 
 
-def _maybe_per_step(neuron, x, fn):
-    """Run ``fn`` on ``x: [T, B, ...]``, folding T into the batch when the
-    neuron restarts its membrane at every step."""
-    if not neuron.reset_each_step:
-        return fn(x)
-    check_time_first(x)
-    folded = x.reshape(1, x.shape[0] * x.shape[1], *x.shape[2:])
-    return fn(folded).reshape(x.shape)
+class SpikingNeuron(nn.Module):
+    """What every mmsvf spiking neuron is and declares.
+
+    A neuron maps a time-first input ``[T, ...]`` to spikes of the same shape
+    and keeps nothing between calls. Consumers rely on this interface, not on
+    the concrete class: the compact spike storage reads
+    :attr:`output_format`, the firing-rate hook and the energy counter find
+    neurons by it.
+
+    Subclasses implement :meth:`multistep` and :attr:`output_format`; the
+    base class runs ``reset_each_step`` and marks the output as spikes.
+
+    Args:
+        backend (str | None): the requested backend (see
+            :func:`~mmsvf.models.neurons.neuron_backend`); None =
+            ``$MMSVF_NEURON_BACKEND`` or ``'auto'``.
+        reset_each_step (bool): restart the membrane at every time step (no
+            temporal integration; the "spatial-only" ablation).
+
+    Attributes:
+        is_integer (bool): the spikes are integers ``0..D`` (I-LIF) rather
+            than binary; a class attribute.
+    """
+
+    is_integer = False
+
+    def __init__(self, backend=None, reset_each_step=False):
+        super().__init__()
+        if backend is not None:
+            requested_backend(backend)  # an unknown name fails here
+        self.backend = backend
+        self.reset_each_step = bool(reset_each_step)
+
+    @property
+    def output_format(self) -> SpikeFormat:
+        """How the output spikes are laid out (``max_level``, normalised)."""
+        raise NotImplementedError
+
+    def multistep(self, x: torch.Tensor) -> torch.Tensor:
+        """Spikes of ``x: [T, ...]``, the membrane starting at rest."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.reset_each_step:
+            # every step from rest = T·B one-step samples
+            check_time_first(x)
+            folded = x.reshape(1, x.shape[0] * x.shape[1], *x.shape[2:])
+            s = self.multistep(folded).reshape(x.shape)
+        else:
+            s = self.multistep(x)
+        # consumers may keep the spikes for backward compactly (free to mark)
+        return mark_spikes(s, *self.output_format)
 
 
 @MODELS.register_module()
-class LIF(nn.Module):
+class LIF(SpikingNeuron):
     """Multi-step leaky integrate-and-fire neuron, time-first.
 
-    SpikingJelly 0.0.0.0.12 ``MultiStepLIFNode`` semantics (SPEC §2.1), per
-    element, ``V[0] = v_reset`` (0 for soft reset):
+    SpikingJelly 0.0.0.0.12 ``MultiStepLIFNode`` semantics (the neuron of
+    Meta-SpikeFormer and SpikeVideoFormer), per element,
+    ``V[0] = v_reset`` (0 for soft reset):
 
     * charge: ``H[t] = V[t-1] + (X[t] - V[t-1]) / tau`` (``decay_input``)
     * fire:   ``S[t] = Θ(H[t] - v_threshold)``
@@ -48,10 +94,12 @@ class LIF(nn.Module):
       ``V[t] = H[t] - v_threshold·S[t]`` (soft, ``v_reset=None``).
 
     The membrane lives only inside one call: nothing carries over to the next
-    forward.
+    forward. The neuron's parameters are one immutable
+    :class:`~mmsvf.models.neurons.LIFParameters` (:attr:`params`); its fields
+    read as attributes (``lif.tau``).
 
     Args:
-        tau (float): membrane time constant. Default 2.0.
+        tau (float): membrane time constant (> 1). Default 2.0.
         v_threshold (float): threshold. Default 1.0.
         v_reset (float | None): reset value; None = soft reset. Default 0.0.
         decay_input (bool): divide the input by ``tau``. Default True.
@@ -60,8 +108,9 @@ class LIF(nn.Module):
         alpha (float | None): surrogate sharpness; None = the surrogate's
             default (4.0 for sigmoid, 2.0 for atan).
         backend (str | None): ``'auto'``, ``'numba'``, ``'torch'``,
-            ``'inductor'`` or ``'reference'`` (see :func:`lif_multistep`);
-            None = ``$MMSVF_NEURON_BACKEND`` or ``'auto'``.
+            ``'inductor'`` or ``'reference'`` (see
+            :func:`~mmsvf.models.neurons.neuron_backend`); None =
+            ``$MMSVF_NEURON_BACKEND`` or ``'auto'``.
         reset_each_step (bool): restart the membrane at every time step
             (no temporal integration; the "spatial-only" ablation).
 
@@ -69,54 +118,47 @@ class LIF(nn.Module):
         ``x: [T, *]`` float → spikes ``[T, *]`` in ``x.dtype`` with values 0/1.
     """
 
-    is_integer = False
-    max_level = 1
-    #: kind of the output spikes (see the module docstring)
-    output_format = SpikeFormat(1, False)
-
     def __init__(self, tau=2.0, v_threshold=1.0, v_reset=0.0,
                  decay_input=True, detach_reset=True, surrogate='sigmoid',
                  alpha=None, backend=None, reset_each_step=False):
-        super().__init__()
-        self.reset_each_step = reset_each_step
-        if tau <= 1.0:
-            raise ValueError(f'LIF tau must be > 1, got {tau}')
-        get_surrogate(surrogate)
-        self.tau = float(tau)
-        self.v_threshold = float(v_threshold)
-        self.v_reset = None if v_reset is None else float(v_reset)
-        self.decay_input = decay_input
-        self.detach_reset = detach_reset
-        self.surrogate = surrogate
-        self.alpha = alpha
-        self.backend = backend
+        super().__init__(backend, reset_each_step)
+        self.params = LIFParameters(tau, v_threshold, v_reset, decay_input,
+                                    detach_reset, surrogate, alpha)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        backend = self.backend
-        if torch.compiler.is_compiling() and backend in (None, 'auto',
-                                                         'numba'):
-            backend = 'torch'  # Numba kernels are opaque to torch.compile
-        s = _maybe_per_step(self, x, lambda u: lif_multistep(
-            u, self.tau, self.v_threshold, self.v_reset, self.decay_input,
-            self.detach_reset, self.surrogate, self.alpha, backend))
-        # consumers may keep the spikes for backward as bool (free to mark)
-        return mark_spikes(s, *self.output_format)
+    @property
+    def output_format(self) -> SpikeFormat:
+        return SpikeFormat(1, False)
+
+    def multistep(self, x: torch.Tensor) -> torch.Tensor:
+        return lif_multistep(x, self.params, self.backend)
 
     def extra_repr(self):
-        reset = 'soft' if self.v_reset is None else f'v_reset={self.v_reset}'
-        return (f'tau={self.tau}, v_threshold={self.v_threshold}, {reset}, '
-                f'surrogate={self.surrogate}')
+        p = self.params
+        reset = 'soft' if p.v_reset is None else f'v_reset={p.v_reset}'
+        return (f'tau={p.tau}, v_threshold={p.v_threshold}, {reset}, '
+                f'surrogate={p.surrogate}')
+
+
+def _params_field(name):
+    return property(lambda self: getattr(self.params, name),
+                    doc=f'``params.{name}`` (read-only).')
+
+
+for _name in ('tau', 'v_threshold', 'v_reset', 'decay_input', 'detach_reset',
+              'surrogate', 'alpha'):
+    setattr(LIF, _name, _params_field(_name))
+del _name
 
 
 @MODELS.register_module()
-class IntegerLIF(nn.Module):
-    """Integer LIF (I-LIF, "multispike"), SPEC §2.2.
+class IntegerLIF(SpikingNeuron):
+    """Integer LIF (I-LIF, "multispike"; SpikeYOLO ``mem_update``, SDT-V3).
 
     ``s = round(clamp(u, 0, D))`` with a straight-through gradient on
     ``[0, D]``. ``stateful=True`` is SpikeYOLO's temporal flavour
-    ``u[t] = (u[t-1] - s[t-1])·leak + x[t]``; ``stateful=False`` quantises every
-    step independently (SDT-V3). ``normalize=True`` divides the output by D.
-    At inference an integer spike ``s`` equals ``s`` binary sub-steps
+    ``u[t] = (u[t-1] - s[t-1])·leak + x[t]``; ``stateful=False`` quantises
+    every step independently (SDT-V3). ``normalize=True`` divides the output
+    by D. At inference an integer spike ``s`` equals ``s`` binary sub-steps
     (:func:`~mmsvf.models.neurons.expand_integer_spikes`).
 
     Args:
@@ -124,7 +166,8 @@ class IntegerLIF(nn.Module):
         leak (float): membrane leak of the stateful flavour. Default 0.25.
         normalize (bool): output ``s / D``. Default False.
         stateful (bool): temporal (True) or per-step (False). Default True.
-        backend (str | None): as :class:`LIF`.
+        backend (str | None): ``'reference'`` runs the per-step loop, any
+            other backend the fused scan.
         reset_each_step (bool): as :class:`LIF`.
         v_threshold: accepted and ignored, so a backbone can ask any neuron
             for a threshold (I-LIF has none besides the quantiser).
@@ -139,8 +182,7 @@ class IntegerLIF(nn.Module):
     def __init__(self, max_level=4, leak=0.25, normalize=False,
                  stateful=True, backend=None, reset_each_step=False,
                  v_threshold=None):
-        super().__init__()
-        self.reset_each_step = reset_each_step
+        super().__init__(backend, reset_each_step)
         if int(max_level) != max_level or max_level < 1:
             raise ValueError(f'IntegerLIF max_level must be a positive '
                              f'integer, got {max_level}')
@@ -148,19 +190,15 @@ class IntegerLIF(nn.Module):
         self.leak = float(leak)
         self.normalize = normalize
         self.stateful = stateful
-        self.backend = backend
 
     @property
     def output_format(self) -> SpikeFormat:
-        """Kind of the output spikes (see the module docstring)."""
         return SpikeFormat(self.max_level, bool(self.normalize))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = _maybe_per_step(self, x, lambda u: integer_lif_multistep(
-            u, self.max_level, self.leak, self.stateful, self.backend))
-        if self.normalize:
-            s = s / self.max_level
-        return mark_spikes(s, *self.output_format)
+    def multistep(self, x: torch.Tensor) -> torch.Tensor:
+        s = integer_lif_multistep(x, self.max_level, self.leak, self.stateful,
+                                  self.backend)
+        return s / self.max_level if self.normalize else s
 
     def extra_repr(self):
         return (f'max_level={self.max_level}, leak={self.leak}, '
@@ -183,5 +221,3 @@ def build_neuron(cfg, **overrides):
     if isinstance(cfg.get('type'), str) and cfg['type'] in MODELS.module_dict:
         cfg = scoped(cfg)
     return MODELS.build(cfg)
-
-

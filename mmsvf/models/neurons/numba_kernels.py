@@ -60,6 +60,8 @@ FORWARD_BLOCK = 8192
 _DECAY_INPUT = 0  # h = v + (x - (v - v_reset)) / tau   (v_reset 0 is exact)
 _LEAK = 1  # h = v * (1 - 1/tau) + x                    (v_reset 0 or soft)
 _LEAK_RESET = 2  # h = v - (v - v_reset) / tau + x
+#: surrogates written out in ``_backward_step``
+_KERNEL_SURROGATES = ('sigmoid', 'atan')
 
 
 def block_size(T, itemsize):
@@ -367,21 +369,20 @@ def _parallel_over_neurons(fn, T, N, block, args_before, args_after):
             future.result()
 
 
-def _charge_args(tau, v_reset, decay_input, f):
-    """Scalars shared by both kernels, cast to the tensor's dtype ``f``."""
-    soft = v_reset is None
-    vr = 0.0 if soft else float(v_reset)
-    if decay_input:
+def _charge_args(p, f):
+    """Scalars shared by both kernels from :class:`LIFParameters` ``p``,
+    cast to the tensor's dtype ``f``."""
+    if p.decay_input:
         mode = _DECAY_INPUT
-    elif vr == 0.0:
+    elif p.v_rest == 0.0:
         mode = _LEAK
     else:
         mode = _LEAK_RESET
-    mantissa, _ = math.frexp(tau)
+    mantissa, _ = math.frexp(p.tau)
     use_inv = mantissa == 0.5  # tau = 2^k: x * (1/tau) == x / tau exactly
     # ``1 - 1/tau`` in double then cast, as torch does with a Python scalar
-    return (mode, use_inv, f(tau), f(1.0 / tau), f(1.0 - 1.0 / tau),
-            soft, f(vr))
+    return (mode, use_inv, f(p.tau), f(1.0 / p.tau), f(1.0 - 1.0 / p.tau),
+            p.soft_reset, f(p.v_rest))
 
 
 def _as_2d(tensor):
@@ -390,15 +391,12 @@ def _as_2d(tensor):
     return tensor.detach().numpy().reshape(T, tensor.numel() // T)
 
 
-def lif_forward(x, tau, v_threshold, v_reset, decay_input):
+def lif_forward(x, p):
     """Spikes of a multi-step LIF.
 
     Args:
         x (torch.Tensor): ``[T, ...]`` contiguous CPU float32/float64 input.
-        tau (float): membrane time constant.
-        v_threshold (float): threshold.
-        v_reset (float | None): hard-reset value, None for soft reset.
-        decay_input (bool): scale the input by ``1/tau``.
+        p (LIFParameters): the neuron.
 
     Returns:
         torch.Tensor: spikes shaped like ``x``, in ``x.dtype``.
@@ -407,26 +405,21 @@ def lif_forward(x, tau, v_threshold, v_reset, decay_input):
     s = torch.empty_like(x)
     xn = _as_2d(x)
     f = xn.dtype.type
-    mode, use_inv, tau_, inv, decay, soft, vr = _charge_args(
-        tau, v_reset, decay_input, f)
+    mode, use_inv, tau, inv, decay, soft, vr = _charge_args(p, f)
     T, N = xn.shape
     _parallel_over_neurons(
         _forward_range, T, N, FORWARD_BLOCK, (xn, _as_2d(s)),
-        (mode, use_inv, tau_, inv, decay, f(v_threshold), vr, soft))
+        (mode, use_inv, tau, inv, decay, f(p.v_threshold), vr, soft))
     return s
 
 
-def lif_backward(grad_s, x, tau, v_threshold, v_reset, detach_reset,
-                 decay_input, surrogate, alpha):
+def lif_backward(grad_s, x, p):
     """``dL/dX`` of a multi-step LIF from ``dL/dS`` and the saved input.
 
     Args:
         grad_s (torch.Tensor): contiguous, shaped and typed like ``x``.
         x (torch.Tensor): ``[T, ...]`` the forward input (contiguous).
-        tau, v_threshold, v_reset, decay_input: as :func:`lif_forward`.
-        detach_reset (bool): no gradient through the reset.
-        surrogate (str): ``'sigmoid'`` or ``'atan'``.
-        alpha (float): surrogate sharpness.
+        p (LIFParameters): the neuron.
 
     Returns:
         torch.Tensor: ``dL/dX`` shaped like ``x``.
@@ -435,14 +428,18 @@ def lif_backward(grad_s, x, tau, v_threshold, v_reset, detach_reset,
     grad_x = torch.empty_like(x)
     xn = _as_2d(x)
     f = xn.dtype.type
-    mode, use_inv, tau_, inv, decay, soft, vr = _charge_args(
-        tau, v_reset, decay_input, f)
+    if p.surrogate not in _KERNEL_SURROGATES:
+        raise ValueError(f'the Numba LIF kernels implement the '
+                         f'{_KERNEL_SURROGATES} surrogates, not '
+                         f'{p.surrogate!r}; use backend "torch"')
+    mode, use_inv, tau, inv, decay, soft, vr = _charge_args(p, f)
+    alpha = p.surrogate_alpha
     T, N = xn.shape
     _parallel_over_neurons(
         _backward_range, T, N, block_size(T, xn.itemsize),
         (xn, _as_2d(grad_s), _as_2d(grad_x)),
-        (mode, use_inv, tau_, inv, decay, f(v_threshold), vr, soft,
-         bool(detach_reset), inv if decay_input else f(1.0),
-         surrogate == 'atan', f(alpha), f(math.pi / 2 * alpha),
+        (mode, use_inv, tau, inv, decay, f(p.v_threshold), vr, soft,
+         p.detach_reset, inv if p.decay_input else f(1.0),
+         p.surrogate == 'atan', f(alpha), f(math.pi / 2 * alpha),
          f(alpha / 2)))
     return grad_x

@@ -17,7 +17,7 @@ official file (``.pkl``, or ``.npz`` holding the same arrays):
 
 SMPL has ``V = 6890`` and ``J = 24``; nothing here hard-codes either (the
 test-suite and the toy data use a small synthetic model file with the same
-fields, see :func:`make_synthetic_smpl`).
+fields, written by ``tools/data/generate_toy_mmhpsd.py``).
 
 ``.pkl`` files are read with a restricted unpickler that only accepts numpy
 arrays and scipy sparse matrices (the SMPL v1.1.0 files); the v1.0.0 files
@@ -44,7 +44,7 @@ from .rotation import axis_angle_to_rotmat
 
 __all__ = [
     'SMPL_JOINT_NAMES', 'SMPL_PARENTS', 'SMPLModelFileError',
-    'load_smpl_model_file', 'make_synthetic_smpl', 'SMPLLayer',
+    'load_smpl_model_file', 'SMPLLayer',
     'SMPL_CONFIG_KEY'
 ]
 
@@ -225,72 +225,6 @@ def load_smpl_model_file(path: str) -> Dict[str, np.ndarray]:
     if 'f' in raw:
         out['faces'] = _to_dense(raw['f'], path, 'f').astype(np.int64)
     return out
-
-
-def make_synthetic_smpl(verts_per_joint: int = 2,
-                        num_betas: int = 10,
-                        seed: int = 0) -> Dict[str, np.ndarray]:
-    """A tiny SMPL-format model for tests and toy data (not a body model).
-
-    24 joints at roughly human T-pose positions (metres, y up), each with
-    ``verts_per_joint`` vertices placed symmetrically around it, so that
-    ``J_regressor @ v_template`` equals the joint positions exactly. Vertices
-    are skinned 0.8 to their joint and 0.2 to its parent; the shape and pose
-    blend shapes are small random directions (the first shape direction
-    scales the body).
-
-    Args:
-        verts_per_joint (int): Even number of vertices per joint.
-        num_betas (int): Number of shape directions.
-        seed (int): Random seed.
-
-    Returns:
-        dict: the fields of an SMPL model file (``v_template``,
-        ``shapedirs``, ``posedirs``, ``J_regressor``, ``kintree_table``,
-        ``weights``, ``f``), ready for ``np.savez``.
-    """
-    if verts_per_joint < 2 or verts_per_joint % 2:
-        raise ValueError('verts_per_joint must be an even number >= 2')
-    rng = np.random.default_rng(seed)
-    joints = np.array([
-        [0.00, 0.00, 0.00], [0.06, -0.09, 0.00], [-0.06, -0.09, 0.00],
-        [0.00, 0.11, -0.02], [0.10, -0.47, 0.00], [-0.10, -0.47, 0.00],
-        [0.00, 0.25, 0.00], [0.09, -0.87, -0.04], [-0.09, -0.87, -0.04],
-        [0.00, 0.31, 0.02], [0.11, -0.93, 0.08], [-0.11, -0.93, 0.08],
-        [0.00, 0.52, -0.01], [0.08, 0.42, 0.00], [-0.08, 0.42, 0.00],
-        [0.00, 0.60, 0.04], [0.18, 0.45, -0.01], [-0.18, 0.45, -0.01],
-        [0.43, 0.43, -0.03], [-0.43, 0.43, -0.03], [0.68, 0.44, -0.03],
-        [-0.68, 0.44, -0.03], [0.76, 0.43, -0.04], [-0.76, 0.43, -0.04]
-    ])
-    num_joints = len(joints)
-    half = verts_per_joint // 2
-    offsets = rng.normal(scale=0.03, size=(num_joints, half, 3))
-    verts = np.concatenate([joints[:, None] + offsets,
-                            joints[:, None] - offsets], axis=1)
-    v_template = verts.reshape(-1, 3)
-    num_verts = len(v_template)
-    owner = np.repeat(np.arange(num_joints), verts_per_joint)
-    j_reg = np.zeros((num_joints, num_verts))
-    j_reg[owner, np.arange(num_verts)] = 1.0 / verts_per_joint
-    weights = np.zeros((num_verts, num_joints))
-    for v, j in enumerate(owner):
-        parent = SMPL_PARENTS[j]
-        if parent < 0:
-            weights[v, j] = 1.0
-        else:
-            weights[v, j], weights[v, parent] = 0.8, 0.2
-    shapedirs = rng.normal(scale=0.01, size=(num_verts, 3, num_betas))
-    shapedirs[:, :, 0] = 0.05 * v_template
-    posedirs = rng.normal(scale=0.002, size=(num_verts, 3, 9 * 23))
-    kintree = np.stack([np.array(SMPL_PARENTS), np.arange(num_joints)])
-    kintree[0, 0] = 4294967295  # the official files store uint32(-1)
-    faces = np.stack([np.arange(0, num_verts - 2),
-                      np.arange(1, num_verts - 1),
-                      np.arange(2, num_verts)], axis=1)
-    return dict(v_template=v_template, shapedirs=shapedirs,
-                posedirs=posedirs, J_regressor=j_reg,
-                kintree_table=kintree.astype(np.int64), weights=weights,
-                f=faces)
 
 
 @MODELS.register_module()

@@ -295,3 +295,71 @@ def test_bad_arguments():
         SpikeVideoFormer(arch='huge')
     with pytest.raises(ValueError, match='divisible'):
         SpikeVideoFormer(embed_dims=[16, 32, 64, 60], num_heads=8)
+
+
+SMALL = dict(embed_dims=[16, 32, 64, 64], num_heads=2, depths=(1, 1))
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    # depths: one value per Transformer stage, nothing silently cut
+    (dict(depths=(1, 1, 1)), r'depths=\(1, 1, 1\) is invalid; expected 2 '
+     r'integers >= 0 \(Transformer blocks of stages 3 and 4\)'),
+    (dict(depths=(1, )), r'depths=\(1,\) is invalid; expected 2 integers'),
+    (dict(depths=(1, -1)), r'depths=\(1, -1\) is invalid'),
+    (dict(depths=(1.5, 1)), r'depths=\(1\.5, 1\) is invalid'),
+    (dict(depths=2), r'depths=2 is invalid'),
+    (dict(frozen_stages=7), r'frozen_stages=7 is invalid; expected an '
+     r'integer in -1\.\.3'),
+    (dict(frozen_stages=-2), r'frozen_stages=-2 is invalid'),
+    (dict(embed_dims=[16, 32, 64]), r'embed_dims=\[16, 32, 64\] is '
+     r'invalid; expected 4 integers >= 1'),
+    (dict(embed_dims=[16, 0, 64, 64]), r'embed_dims=\[16, 0, 64, 64\] is '
+     'invalid'),
+    (dict(embed_dims=[1, 32, 64, 64]), r'embed_dims=\[1, 32, 64, 64\] is '
+     r'invalid; expected c0 >= 2 \(the stem has c0 // 2'),
+    (dict(num_heads=0), r'num_heads=0 is invalid; expected an integer >= '
+     r'1, or one per Transformer stage \(2 integers >= 1\)'),
+    (dict(num_heads=(2, 2, 2)), r'num_heads=\(2, 2, 2\) is invalid'),
+    (dict(num_heads=(2, 3)), r'num_heads=\(2, 3\) is invalid; expected '
+     r'head counts that divide the widths: embed_dims\[3\]=64 is not '
+     'divisible by 3'),
+    (dict(mlp_ratio=0), r'mlp_ratio=0 is invalid; expected a number > 0'),
+    (dict(attn_mode='global'), r"attn_mode='global' is invalid; expected "
+     r"one of \('joint', 'spatial', 'hierarchical', 'factorized', "
+     "'3D_ham'"),
+    (dict(similarity='cosine'), r"similarity='cosine' is invalid"),
+    (dict(neuron=dict(tau=2.0)), r"neuron=\{'tau': 2\.0\} is invalid; "
+     "expected a neuron config dict with a 'type'"),
+    (dict(in_channels=0), r'in_channels=0 is invalid; expected an integer '
+     '>= 1'),
+    (dict(out_indices=(3, 1)), r'out_indices=\(3, 1\) is invalid; '
+     r'expected increasing stage indices in 0\.\.3'),
+    (dict(out_indices=(1, 1)), r'out_indices=\(1, 1\) is invalid'),
+    (dict(out_indices=(4, )), r'out_indices=\(4,\) is invalid'),
+    (dict(out_indices=()), r'out_indices=\(\) is invalid'),
+    (dict(with_cp=(True, False)), r'with_cp=\(True, False\) is invalid; '
+     r'expected a bool or 4 bools \(one per stage\)'),
+    (dict(compile_blocks='yes'), r"compile_blocks='yes' is invalid; "
+     'expected a bool or a dict'),
+    (dict(reset_each_frame='no'), r"reset_each_frame='no' is invalid; "
+     'expected True or False'),
+])
+@pytest.mark.parametrize('cls', ['SpikeVideoFormer', 'SpikeVideoFormerImage'])
+def test_bad_arguments_name_argument_value_and_expectation(cls, kwargs,
+                                                           match):
+    cfg = dict(SMALL, **kwargs)
+    with pytest.raises(ValueError, match=rf'^{cls}: {match}'):
+        MODELS.build(dict(type=cls, **cfg))
+
+
+def test_edge_arguments_that_are_valid():
+    # no Transformer block in stage 3: its heads need not divide its width
+    model = SpikeVideoFormer(embed_dims=[16, 32, 60, 64], num_heads=(8, 2),
+                             depths=(0, 1))
+    assert len(model.block3) == 0 and len(model.block4) == 1
+    assert model.depths == (0, 1) and model.num_heads == (8, 2)
+    # every stage frozen; lists from a config file are sequences too
+    model = SpikeVideoFormer(frozen_stages=3, depths=[1, 1],
+                             out_indices=[3], **TINY)
+    assert not any(p.requires_grad for p in model.parameters())
+    assert model.out_indices == (3, ) and model.out_channels == (64, )

@@ -49,8 +49,11 @@ def test_image_is_a_clip_of_equal_frames(time_steps):
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match='time_steps must be >= 1'):
-        SpikeVideoFormerImage(time_steps=0, **TINY)
+    for bad in (0, 2.5, True, '4'):
+        with pytest.raises(ValueError, match=rf'^SpikeVideoFormerImage: '
+                           rf'time_steps={bad!r} is invalid; expected an '
+                           'integer >= 1'):
+            SpikeVideoFormerImage(time_steps=bad, **TINY)
     image_model, _ = pair(4)
     with pytest.raises(ValueError, match=r'got \(2, 3, 3, 32, 32\)'):
         image_model(torch.zeros(2, 3, 3, 32, 32))

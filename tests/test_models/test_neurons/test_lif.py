@@ -8,8 +8,8 @@ import torch
 from mmengine.registry import DefaultScope
 
 from mmsvf.models.neurons import (LIF, build_neuron, lif_multistep,
-                                  lif_multistep_reference, numba_kernels)
-from mmsvf.models.neurons.functional import _resolve_backend
+                                  lif_multistep_reference, neuron_backend,
+                                  numba_kernels)
 from mmsvf.registry import MODELS
 
 FAST_BACKENDS = ['reference', 'torch', 'numba', 'auto']
@@ -180,10 +180,9 @@ def inputs_bf16():
 
 
 def test_bfloat16_resolves_to_torch_path():
-    x = torch.zeros(2, 3, dtype=torch.bfloat16)
-    assert _resolve_backend('auto', x) == 'torch'
-    assert _resolve_backend('auto', x.float()) == 'numba'
-    assert _resolve_backend('auto', x.double()) == 'numba'
+    assert neuron_backend('auto', 'cpu', torch.bfloat16) == 'torch'
+    assert neuron_backend('auto', 'cpu', torch.float32) == 'numba'
+    assert neuron_backend('auto', 'cpu', torch.float64) == 'numba'
 
 
 @pytest.mark.parametrize('opt', OPTIONS, ids=_option_id)

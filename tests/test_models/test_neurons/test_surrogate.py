@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmsvf.models.neurons import (ATanSurrogate, SigmoidSurrogate,
-                                  get_surrogate)
+                                  SurrogateSpike, get_surrogate)
 from mmsvf.models.neurons.surrogate import heaviside
 
 X = [-3.0, -0.7, -0.1, 0.0, 1e-7, 0.25, 0.9, 2.5]
@@ -80,3 +80,26 @@ def test_defaults_registry_and_heaviside():
         get_surrogate('tanh')
     h = heaviside(torch.tensor([-1e-30, 0.0, -0.0, 5.0]).bfloat16())
     assert h.dtype == torch.bfloat16 and h.tolist() == [0, 1, 1, 1]
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_one_definition_in_spikingjelly_order_bitwise(dtype):
+    """Backward is ``derivative(x, alpha, grad_output)``, which rounds as
+    SpikingJelly 0.0.0.0.12 does (``g * (1 - s) * s * alpha``; atan: the
+    derivative times ``g`` last); the bare derivative (fused scans) as
+    ``(1 - s) * s * alpha``."""
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.randn(4096, generator=gen) * 3).to(dtype)
+    g = torch.randn(4096, generator=gen).to(dtype)
+    sig = (x * 1.7).sigmoid()
+    atan = 1.7 / 2 / (1 + (math.pi / 2 * 1.7 * x).pow(2))
+    for fn, bare, with_grad in (
+            (SigmoidSurrogate, (1. - sig) * sig * 1.7,
+             g * (1. - sig) * sig * 1.7),
+            (ATanSurrogate, atan, atan * g)):
+        xr = x.clone().requires_grad_()
+        fn.apply(xr, 1.7).backward(g)
+        assert torch.equal(xr.grad, with_grad), fn.__name__
+        assert torch.equal(fn.derivative(x, 1.7, g), with_grad)
+        assert torch.equal(fn.derivative(x, 1.7), bare)
+        assert issubclass(fn, SurrogateSpike)

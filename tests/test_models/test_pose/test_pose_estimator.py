@@ -10,10 +10,12 @@ from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
 
-from mmsvf.models.pose import make_synthetic_smpl
 from mmsvf.registry import DATASETS, MODELS
 
 from mmsvf_test_utils import load_script
+
+make_synthetic_smpl = load_script(
+    'tools/data/generate_toy_mmhpsd.py').make_synthetic_smpl
 
 T, SIZE = 2, 32
 

@@ -8,8 +8,13 @@ import torch
 from scipy import sparse
 
 from mmsvf.models.pose import (SMPLLayer, SMPLModelFileError,
-                               axis_angle_to_rotmat, make_synthetic_smpl,
-                               rot6d_to_rotmat, rotmat_to_rot6d)
+                               axis_angle_to_rotmat, rot6d_to_rotmat,
+                               rotmat_to_rot6d)
+
+from mmsvf_test_utils import load_script
+
+make_synthetic_smpl = load_script(
+    'tools/data/generate_toy_mmhpsd.py').make_synthetic_smpl
 
 
 @pytest.fixture(scope='module')
