@@ -190,7 +190,6 @@ def main(argv=None):
     import_mmsvf()
     from mmsvf.utils import (CheckpointLoadError, build_runner,
                              cpu_distributed_setup, load_tool_config)
-                             load_tool_config)
 
     cfg = merge_args(load_tool_config(args.config), args)
     cpu_distributed_setup(cfg, args.launcher)
