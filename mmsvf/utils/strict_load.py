@@ -311,8 +311,8 @@ def _prefix_hint(own_keys: Sequence[str],
         if any(prefix + k in own for k in ckpt_keys):
             return (f"the checkpoint's keys lack the model's '{prefix}' "
                     "prefix: an official-layout file (convert it with "
-                    'tools/convert/convert_spikevideoformer.py or '
-                    'convert_metaspikformer.py) or the weights of one part '
+                    'tools/model_converters/spikevideoformer2mmsvf.py or '
+                    'metaspikeformer2mmsvf.py) or the weights of one part '
                     "only (load it with init_cfg=dict(type='Pretrained', "
                     f"checkpoint=...) on model.{prefix[:-1]})")
     return None

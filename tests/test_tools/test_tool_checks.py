@@ -104,7 +104,7 @@ def ckpts(toy):
     official = tmp / 'official.pth'
     torch.save({'model': convert_mmsvf_to_official(model.state_dict())},
                official)
-    convert = load_script('tools/convert/convert_spikevideoformer.py')
+    convert = load_script('tools/model_converters/spikevideoformer2mmsvf.py')
     convert.main([str(official), str(tmp / 'conv_rec.pth'), '--task',
                   'recognition', '--config', str(cfg)])
     convert.main([str(official), str(tmp / 'conv_bb.pth'), '--task',
