@@ -29,8 +29,12 @@ if getattr(mmsvf, '__file__', None) is None:  # a folder shadows the package
 
 from mmengine.config import Config  # noqa: E402
 
-from mmsvf.utils import (CFG_OPTIONS_HELP, CfgOptionsAction,  # noqa: E402
-                         merge_cfg_options, register_all_modules)
+from mmsvf.utils import (  # noqa: E402
+    CFG_OPTIONS_HELP,
+    CfgOptionsAction,
+    merge_cfg_options,
+    register_all_modules,
+)
 
 
 def parse_args(argv=None):

@@ -61,8 +61,7 @@ def test_mmsvf_scope_builds_mmaction_head():
 
 def test_mmsvf_scope_builds_nested_recognizer():
     """``_scope_`` carries to nested parts; an mmsvf part nests inside."""
-    from mmaction.models import (ActionDataPreprocessor, I3DHead,
-                                 Recognizer3D)
+    from mmaction.models import ActionDataPreprocessor, I3DHead, Recognizer3D
     from mmaction.structures import ActionDataSample
     cfg = dict(
         type='Recognizer3D',

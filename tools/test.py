@@ -138,9 +138,14 @@ def trigger_visualization_hook(cfg, args):
 
 def merge_args(cfg, args):
     """Fold the command-line arguments into ``cfg`` (in place)."""
-    from mmsvf.utils import (CheckpointLoadError, check_tool_config,
-                             check_writable, config_stem, merge_cfg_options,
-                             set_unique_experiment_name)
+    from mmsvf.utils import (
+        CheckpointLoadError,
+        check_tool_config,
+        check_writable,
+        config_stem,
+        merge_cfg_options,
+        set_unique_experiment_name,
+    )
     from mmsvf.utils.strict_load import check_checkpoint_file
     merge_cfg_options(cfg, args.cfg_options, args.config)
     cfg.launcher = args.launcher
@@ -188,8 +193,12 @@ def main(argv=None):
     args = parse_args(argv)
 
     import_mmsvf()
-    from mmsvf.utils import (CheckpointLoadError, build_runner,
-                             cpu_distributed_setup, load_tool_config)
+    from mmsvf.utils import (
+        CheckpointLoadError,
+        build_runner,
+        cpu_distributed_setup,
+        load_tool_config,
+    )
 
     cfg = merge_args(load_tool_config(args.config), args)
     cpu_distributed_setup(cfg, args.launcher)

@@ -116,9 +116,13 @@ def _amp_available():
 
 def merge_args(cfg, args):
     """Fold the command-line arguments into ``cfg`` (in place)."""
-    from mmsvf.utils import (check_checkpoint_files, check_tool_config,
-                             config_stem, merge_cfg_options,
-                             set_unique_experiment_name)
+    from mmsvf.utils import (
+        check_checkpoint_files,
+        check_tool_config,
+        config_stem,
+        merge_cfg_options,
+        set_unique_experiment_name,
+    )
     merge_cfg_options(cfg, args.cfg_options, args.config)
     cfg.launcher = args.launcher
     if args.non_strict:
@@ -181,10 +185,17 @@ def main(argv=None):
 
     # importing mmsvf applies the upstream workarounds before any toolbox
     import_mmsvf()
-    from mmsvf.utils import (CheckpointLoadError, build_runner,
-                             cpu_distributed_setup, load_tool_config)
-    from mmsvf.utils.work_dir_lock import (WorkDirInUseError, WorkDirLock,
-                                           is_main_rank)
+    from mmsvf.utils import (
+        CheckpointLoadError,
+        build_runner,
+        cpu_distributed_setup,
+        load_tool_config,
+    )
+    from mmsvf.utils.work_dir_lock import (
+        WorkDirInUseError,
+        WorkDirLock,
+        is_main_rank,
+    )
 
     cfg = merge_args(load_tool_config(args.config), args)
     # one training per work dir; rank 0 holds the lock for all ranks

@@ -8,13 +8,29 @@
 * :mod:`.energy`: energy, purity check; :mod:`.report`: the report writers.
 """
 from mmsvf.utils.fileio import atomic_write
-from .counter import (SPIKE_ATTENTION_MODULES, LayerRecord, OperationCounter,
-                      match_layer)
-from .energy import (ENERGY_PRESETS, check_spike_driven, compute_energy,
-                     resolve_energy_constants, uniform_rate_for_energy)
+from .counter import (
+                      SPIKE_ATTENTION_MODULES,
+                      LayerRecord,
+                      OperationCounter,
+                      match_layer,
+)
+from .energy import (
+                      ENERGY_PRESETS,
+                      check_spike_driven,
+                      compute_energy,
+                      resolve_energy_constants,
+                      uniform_rate_for_energy,
+)
 from .report import EnergyReport
-from .spikes import (FOLDED_KIND, SPIKE_KINDS, SpikeStats, classify_tensor,
-                     firing_rate, spike_activity, spike_stats)
+from .spikes import (
+                      FOLDED_KIND,
+                      SPIKE_KINDS,
+                      SpikeStats,
+                      classify_tensor,
+                      firing_rate,
+                      spike_activity,
+                      spike_stats,
+)
 
 __all__ = [
     'OperationCounter', 'LayerRecord', 'SpikeStats', 'classify_tensor',

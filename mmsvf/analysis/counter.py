@@ -60,11 +60,23 @@ from torch.overrides import TorchFunctionMode
 
 from mmsvf.models.attention import SpikeLinearAttention
 from mmsvf.models.neurons import SpikeFormat
-from .layer_rules import (HANDLERS, PROPAGATE_ALL, PROPAGATE_FIRST,
-                          PROPAGATE_SCALAR, record_linear_attention)
+from .layer_rules import (
+    HANDLERS,
+    PROPAGATE_ALL,
+    PROPAGATE_FIRST,
+    PROPAGATE_SCALAR,
+    record_linear_attention,
+)
+
 # re-exported: they lived here before mmsvf.analysis.spikes
-from .spikes import (FOLDED_KIND, SPIKE_KINDS, SpikeStats,  # noqa: F401
-                     classify_tensor, firing_rate, spike_stats)
+from .spikes import (  # noqa: F401
+    FOLDED_KIND,
+    SPIKE_KINDS,
+    SpikeStats,
+    classify_tensor,
+    firing_rate,
+    spike_stats,
+)
 
 __all__ = [
     'LayerRecord', 'OperationCounter', 'SPIKE_ATTENTION_MODULES',

@@ -23,8 +23,14 @@ imports upstream models):
 Nothing here copies upstream code, and a workaround whose defect is absent
 (e.g. with full mmcv installed) patches nothing.
 """
-from . import (config_package, drn_placeholder, installed_path, mmcv_ext_stub,
-               torchvision_placeholder, weights_only)
+from . import (
+    config_package,
+    drn_placeholder,
+    installed_path,
+    mmcv_ext_stub,
+    torchvision_placeholder,
+    weights_only,
+)
 
 __all__ = ['WORKAROUNDS', 'applied', 'apply']
 

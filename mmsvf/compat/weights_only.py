@@ -54,10 +54,12 @@ def apply():
     import torch
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    from mmsvf.utils.checkpoint import (UnsafeCheckpointError,
-                                        mmengine_safe_globals,
-                                        unpickling_reason,
-                                        unsafe_checkpoint_message)
+    from mmsvf.utils.checkpoint import (
+        UnsafeCheckpointError,
+        mmengine_safe_globals,
+        unpickling_reason,
+        unsafe_checkpoint_message,
+    )
     torch.serialization.add_safe_globals(mmengine_safe_globals())
     original = CheckpointLoader._schemes.get('')
     if original is None or getattr(original, '__mmsvf_wrapped__', False):

@@ -9,8 +9,12 @@ from mmengine.fileio import list_from_file
 from mmengine.logging import print_log
 
 from mmsvf.registry import DATASETS
-from .annotation_checks import (AnnotationError, attach_filename,
-                                check_num_classes, parse_labels)
+from .annotation_checks import (
+    AnnotationError,
+    attach_filename,
+    check_num_classes,
+    parse_labels,
+)
 
 __all__ = ['CheckedVideoDataset', 'VideoDecodeError', 'AnnotationError']
 

@@ -8,8 +8,12 @@ from mmaction.datasets import BaseActionDataset
 from mmengine.fileio import list_from_file
 
 from mmsvf.registry import DATASETS
-from .annotation_checks import (AnnotationError, attach_filename,
-                                check_num_classes, parse_labels)
+from .annotation_checks import (
+    AnnotationError,
+    attach_filename,
+    check_num_classes,
+    parse_labels,
+)
 
 __all__ = ['ImageFolderDataset']
 

@@ -6,10 +6,11 @@ Layout (the one of the authors' loaders; folder names are configurable with
 
     <data_root>/mmhpsd_grayscale_img/<action>/imgs/fullpic%04d.jpg
     <data_root>/mmhpsd_events/<action>/poses/pose_%04d.npz
-    <data_root>/mmhpsd_events/<action>/events_frame_%02d/events_%04d.npz  # optional
+    <data_root>/mmhpsd_events/<action>/events_frame_%02d/events_%04d.npz
 
-``<action>`` is ``subjectXX_groupY_timeZ``; the subject number ``XX`` decides
-the split (test subjects 1, 2 and 7). A pose file holds ``joints3d (24, 3)``
+The event frames are optional. ``<action>`` is ``subjectXX_groupY_timeZ``;
+the subject number ``XX`` decides the split (test subjects 1, 2 and 7). A
+pose file holds ``joints3d (24, 3)``
 (camera frame, metres, translation included), ``joints2d (24, 2|3)``
 (pixels; a third column is a confidence and is dropped), ``trans (1, 3)``,
 ``body_pose (1, 72)`` (SMPL axis-angle incl. the global orientation) and

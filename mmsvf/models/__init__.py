@@ -2,9 +2,9 @@
 from .attention import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
-from .necks import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
-from .neurons import *  # noqa: F401,F403
-from .segmentors import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403
+from .neurons import *  # noqa: F401,F403
 from .pose import *  # noqa: F401,F403
+from .segmentors import *  # noqa: F401,F403

@@ -5,18 +5,32 @@ from .package_check import check_mmsvf_package
 
 check_mmsvf_package()
 
-from .checkpoint import (UnsafeCheckpointError, file_sha256,  # noqa: E402
-                         load_checkpoint_file, save_checkpoint_atomic)
+from .checkpoint import (  # noqa: E402
+                         UnsafeCheckpointError,
+                         file_sha256,
+                         load_checkpoint_file,
+                         save_checkpoint_atomic,
+)
 from .dist import cpu_distributed_setup  # noqa: E402
 from .setup_env import register_all_modules  # noqa: E402
-from .strict_load import (CheckpointLoadError,  # noqa: E402
-                          CheckpointMismatchError, load_checked,
-                          strict_loading)
-from .tool_utils import (CFG_OPTIONS_HELP, CfgOptionsAction,  # noqa: E402
-                         build_runner, check_checkpoint_files,
-                         check_tool_config, check_writable,
-                         config_stem, load_tool_config, merge_cfg_options,
-                         set_unique_experiment_name)
+from .strict_load import (  # noqa: E402
+                         CheckpointLoadError,
+                         CheckpointMismatchError,
+                         load_checked,
+                         strict_loading,
+)
+from .tool_utils import (  # noqa: E402
+                         CFG_OPTIONS_HELP,
+                         CfgOptionsAction,
+                         build_runner,
+                         check_checkpoint_files,
+                         check_tool_config,
+                         check_writable,
+                         config_stem,
+                         load_tool_config,
+                         merge_cfg_options,
+                         set_unique_experiment_name,
+)
 from .version_check import check_versions  # noqa: E402
 from .work_dir_lock import WorkDirInUseError, WorkDirLock  # noqa: E402
 

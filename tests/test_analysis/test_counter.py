@@ -7,8 +7,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmsvf.analysis import (FOLDED_KIND, OperationCounter, check_spike_driven,
-                            classify_tensor, compute_energy, firing_rate)
+from mmsvf.analysis import (
+    FOLDED_KIND,
+    OperationCounter,
+    check_spike_driven,
+    classify_tensor,
+    compute_energy,
+    firing_rate,
+)
 from mmsvf.models.attention import SpikeLinearAttention
 from mmsvf.models.neurons import LIF, IntegerLIF
 

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmsvf.analysis import (EnergyReport, OperationCounter, atomic_write,
-                            compute_energy)
-
+from mmsvf.analysis import (
+    EnergyReport,
+    OperationCounter,
+    atomic_write,
+    compute_energy,
+)
 from mmsvf_test_utils import load_script
 
 REPO = Path(__file__).resolve().parents[2]

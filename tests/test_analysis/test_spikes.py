@@ -4,8 +4,13 @@ the neurons' marks, activity of every kind, and the counter using it."""
 import torch
 from torch import nn
 
-from mmsvf.analysis import (OperationCounter, classify_tensor, firing_rate,
-                            spike_activity, spike_stats)
+from mmsvf.analysis import (
+    OperationCounter,
+    classify_tensor,
+    firing_rate,
+    spike_activity,
+    spike_stats,
+)
 from mmsvf.models.neurons import LIF, IntegerLIF, SpikeFormat, mark_spikes
 
 

@@ -34,9 +34,10 @@ def test_mmsvf_configs_inherit_with_their_own_scope(tmp_path):
     """``_base_ = 'mmsvf::...'`` reads the shipped config like a local base:
     its default_scope stays, no ``_scope_='mmsvf'`` lands on upstream types,
     and the model builds; ``mmengine.hub.get_config`` works too."""
-    import mmsvf
     from mmengine.hub import get_config
     from mmengine.registry import MODELS, init_default_scope
+
+    import mmsvf
     mim = os.path.join(os.path.dirname(mmsvf.__file__), '.mim', 'configs')
     if not os.path.isdir(mim):
         pytest.skip('mmsvf/.mim is made by `pip install` (setup.py)')

@@ -25,9 +25,10 @@ def test_probe(tmp_path, monkeypatch, fake_dist):
 def test_apply_finds_the_package_folder(tmp_path, monkeypatch):
     """The wrapper keeps mmengine's answer when that folder exists and asks
     the import system otherwise."""
-    import mmsvf
     from mmengine.config import config as config_module
     from mmengine.hub import hub as hub_module
+
+    import mmsvf
     answers = {'mmsvf': str(tmp_path / 'site-packages' / 'mmsvf'),
                'other': str(tmp_path)}
     monkeypatch.setattr(config_module, 'get_installed_path',

@@ -4,6 +4,7 @@ import glob
 import os.path as osp
 
 from mmengine.fileio import load
+
 from mmsvf_test_utils import REPO_ROOT
 
 

@@ -9,7 +9,6 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 from mmsvf.registry import MODELS
-
 from mmsvf_test_utils import load_script
 
 make_synthetic_smpl = load_script(

@@ -8,7 +8,6 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
 from mmsvf.utils import register_all_modules
-
 from mmsvf_test_utils import load_script
 
 REPO = Path(__file__).resolve().parents[2]

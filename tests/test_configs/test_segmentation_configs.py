@@ -15,7 +15,6 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from mmsvf.utils import register_all_modules
-
 from mmsvf_test_utils import load_script
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,6 @@ another CPU's float rounding does not decide them.
 import copy
 import uuid
 
-import numpy as np
 import pytest
 from mmengine.config import Config
 

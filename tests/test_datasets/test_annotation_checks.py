@@ -7,9 +7,12 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmsvf.datasets import (AnnotationError, CheckedVideoDataset,
-                            ImageFolderDataset, VSPWDataset)
-
+from mmsvf.datasets import (
+    AnnotationError,
+    CheckedVideoDataset,
+    ImageFolderDataset,
+    VSPWDataset,
+)
 from mmsvf_test_utils import REPO_ROOT, load_script
 
 TOY_CONFIG = (REPO_ROOT / 'configs' / 'recognition' / 'spikevideoformer' /

@@ -6,9 +6,7 @@ import pytest
 from mmengine.registry import init_default_scope
 
 from mmsvf.datasets import CheckedVideoDataset, VideoDecodeError
-
 from mmsvf_test_utils import load_script
-
 
 PIPELINES = {
     'decord': [dict(type='DecordInit'), 'sample', dict(type='DecordDecode')],

@@ -7,9 +7,13 @@ import pytest
 from mmaction.datasets.transforms import SampleFrames
 from mmengine.registry import init_default_scope
 
-from mmsvf.datasets import (CheckedSampleFrames, CheckedVideoDataset,
-                            ShortClipError, VideoDecodeError, clip_sampling)
-
+from mmsvf.datasets import (
+    CheckedSampleFrames,
+    CheckedVideoDataset,
+    ShortClipError,
+    VideoDecodeError,
+    clip_sampling,
+)
 from mmsvf_test_utils import load_script
 
 

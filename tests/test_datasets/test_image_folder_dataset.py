@@ -10,7 +10,6 @@ from mmengine.registry import DATASETS, init_default_scope
 
 from mmsvf.datasets import ImageFolderDataset
 from mmsvf.utils import register_all_modules
-
 from mmsvf_test_utils import load_script
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,6 @@ from mmengine.registry import DefaultScope
 
 from mmsvf.models.pose import SMPLLayer, perspective_projection
 from mmsvf.registry import DATASETS
-
 from mmsvf_test_utils import load_script
 
 SIZE, FRAMES = 32, 6

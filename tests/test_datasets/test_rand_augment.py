@@ -5,9 +5,12 @@ import random
 import numpy as np
 import pytest
 
-from mmsvf.datasets.rand_augment import (RAND_INCREASING_OPS, RAND_OPS,
-                                         RandAugment,
-                                         parse_rand_augment_policy)
+from mmsvf.datasets.rand_augment import (
+    RAND_INCREASING_OPS,
+    RAND_OPS,
+    RandAugment,
+    parse_rand_augment_policy,
+)
 
 
 def frames(n=2, seed=0):

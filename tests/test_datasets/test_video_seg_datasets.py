@@ -9,11 +9,18 @@ import torch
 from mmengine.registry import init_default_scope
 from PIL import Image
 
-from mmsvf.datasets import (CityscapesSeqDataset, ClipConsistent,
-                            ClipRandomCrop, ClipRandomFlip, ClipRandomResize,
-                            ClipResize, LoadClipAnnotations,
-                            LoadClipFromFiles, PackClipSegInputs,
-                            VSPWDataset)
+from mmsvf.datasets import (
+    CityscapesSeqDataset,
+    ClipConsistent,
+    ClipRandomCrop,
+    ClipRandomFlip,
+    ClipRandomResize,
+    ClipResize,
+    LoadClipAnnotations,
+    LoadClipFromFiles,
+    PackClipSegInputs,
+    VSPWDataset,
+)
 
 # raw VSPW class → frame colour: background (1) black, object (3) coloured
 COLOURS = np.array([[0, 0, 0], [0, 0, 0], [0, 250, 0], [250, 0, 50]],

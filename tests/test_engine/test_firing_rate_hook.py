@@ -134,8 +134,9 @@ def test_hook_logs_rates_in_val_and_test(tmp_path, normalize):
     assert not hook._handles
     assert not runner.model.backbone.lif._forward_hooks
 
-    from tensorboard.backend.event_processing.event_accumulator import \
-        EventAccumulator
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator,
+    )
     scalars = {}
     for events in tmp_path.rglob('*tfevents*'):
         acc = EventAccumulator(str(events))

@@ -16,7 +16,6 @@ from mmengine.registry import TRANSFORMS, init_default_scope
 
 from mmsvf.engine import NonFiniteError, NonFiniteGuardHook
 from mmsvf.utils import register_all_modules
-
 from mmsvf_test_utils import REPO_ROOT, load_script
 
 TOY = (REPO_ROOT / 'configs' / 'recognition' / 'spikevideoformer' /

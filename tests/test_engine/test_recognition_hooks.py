@@ -6,8 +6,11 @@ import pytest
 import torch
 from mmaction.structures import ActionDataSample
 
-from mmsvf.engine.hooks import (ProgressBarHook, VideoVisualizationHook,
-                                read_label_map)
+from mmsvf.engine.hooks import (
+    ProgressBarHook,
+    VideoVisualizationHook,
+    read_label_map,
+)
 
 
 def _runner(n):

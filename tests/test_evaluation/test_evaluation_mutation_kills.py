@@ -10,9 +10,13 @@ import math
 import numpy as np
 import pytest
 
-from mmsvf.evaluation.functional import (mesh_error, pose_errors,
-                                         procrustes_align, video_consistency,
-                                         window_consistency)
+from mmsvf.evaluation.functional import (
+    mesh_error,
+    pose_errors,
+    procrustes_align,
+    video_consistency,
+    window_consistency,
+)
 
 
 def _skeletons(n=3, joints=17, seed=0):

@@ -3,8 +3,12 @@ import numpy as np
 import pytest
 from mmpose.evaluation.functional import keypoint_mpjpe
 
-from mmsvf.evaluation.functional import (apply_similarity, mesh_error,
-                                         pose_errors, procrustes_align)
+from mmsvf.evaluation.functional import (
+    apply_similarity,
+    mesh_error,
+    pose_errors,
+    procrustes_align,
+)
 
 
 def _rotation(seed):

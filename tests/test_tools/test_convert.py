@@ -16,7 +16,6 @@ from mmengine.runner import load_checkpoint
 from mmsvf.models.utils.checkpoint_convert import convert_mmsvf_to_official
 from mmsvf.utils import register_all_modules
 from mmsvf.utils.checkpoint import UnsafeCheckpointError, load_checkpoint_file
-
 from mmsvf_test_utils import load_script
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,6 @@ from mmengine.registry import init_default_scope
 
 from mmsvf_test_utils import load_script
 
-
-
 gen = load_script('tools/data/generate_toy_videos.py')
 
 
@@ -152,7 +150,8 @@ def test_class_subset_keeps_streams(tmp_path):
                                    np.random.default_rng([0, 0, 6, i]))
                    for i in (0, 1))
     decoded = np.stack(_decode(out / 'videos/train/grow/grow_0000.mp4',
-                               'PyAVInit', 'PyAVDecode', 4)['imgs']).astype(int)
+                               'PyAVInit', 'PyAVDecode', 4)['imgs'])
+    decoded = decoded.astype(int)
     # mp4 + yuv420 at 32 px: a few grey levels off the rendered frames
     near, far = (np.abs(decoded - c).mean() for c in (same, other))
     assert near < 5 and near < far / 2, (near, far)

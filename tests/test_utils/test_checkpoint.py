@@ -10,11 +10,16 @@ import pickle
 import pytest
 import torch
 
-from mmsvf.utils.checkpoint import (DEFAULT_CONVERTER, UnsafeCheckpointError,
-                                    file_sha256, load_checkpoint_file,
-                                    mmengine_safe_globals,
-                                    save_checkpoint_atomic, unpickling_reason,
-                                    unsafe_checkpoint_message)
+from mmsvf.utils.checkpoint import (
+    DEFAULT_CONVERTER,
+    UnsafeCheckpointError,
+    file_sha256,
+    load_checkpoint_file,
+    mmengine_safe_globals,
+    save_checkpoint_atomic,
+    unpickling_reason,
+    unsafe_checkpoint_message,
+)
 
 
 def test_safe_loader_accepts_namespace_refuses_code(tmp_path):

@@ -6,10 +6,14 @@ import pytest
 import torch
 from mmengine.model import BaseModule
 
-from mmsvf.utils.strict_load import (CheckpointLoadError,
-                                     CheckpointMismatchError,
-                                     check_checkpoint_file, load_checked,
-                                     read_checkpoint, strict_loading)
+from mmsvf.utils.strict_load import (
+    CheckpointLoadError,
+    CheckpointMismatchError,
+    check_checkpoint_file,
+    load_checked,
+    read_checkpoint,
+    strict_loading,
+)
 
 
 class Backbone(BaseModule):

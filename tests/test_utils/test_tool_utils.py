@@ -4,8 +4,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmsvf.utils import (build_runner, config_stem, load_tool_config,
-                         set_unique_experiment_name)
+from mmsvf.utils import (
+    build_runner,
+    config_stem,
+    load_tool_config,
+    set_unique_experiment_name,
+)
 
 
 def test_load_tool_config_merges_options_and_names_missing_file(tmp_path):

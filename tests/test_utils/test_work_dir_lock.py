@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mmsvf.utils.work_dir_lock import (LOCK_NAME, WorkDirInUseError,
-                                       WorkDirLock, is_main_rank)
+from mmsvf.utils.work_dir_lock import (
+    LOCK_NAME,
+    WorkDirInUseError,
+    WorkDirLock,
+    is_main_rank,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 

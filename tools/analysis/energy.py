@@ -273,11 +273,14 @@ def main(argv=None):
     """Run the analysis; return the :class:`EnergyReport`."""
     args = parse_args(argv)
 
-    import mmsvf  # noqa: F401  (applies the upstream workarounds)
     import torch
 
-    from mmsvf.analysis import (OperationCounter, compute_energy,
-                                uniform_rate_for_energy)
+    import mmsvf  # noqa: F401  (applies the upstream workarounds)
+    from mmsvf.analysis import (
+        OperationCounter,
+        compute_energy,
+        uniform_rate_for_energy,
+    )
     from mmsvf.analysis.energy import PJ_TO_MJ
     from mmsvf.utils import config_stem, load_tool_config
 

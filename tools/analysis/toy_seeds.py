@@ -137,7 +137,6 @@ def parse_metrics(toy, text):
 
 
 def run_seed(args, root, seed):
-    tag = DATA_NAME[args.toy].replace('toy_', '')
     sub = args.toy if args.data_seed == 0 else \
         f'{args.toy}_data{args.data_seed}'
     work_dir = osp.join(args.work_dir, sub, f'seed{seed}')

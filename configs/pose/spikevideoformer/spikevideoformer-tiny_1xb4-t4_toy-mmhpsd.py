@@ -2,8 +2,8 @@
 # 2 CPU cores in minutes. Make the data (and its synthetic SMPL-format body
 # model, toy_smpl.npz) first:
 #   python tools/data/generate_toy_mmhpsd.py --out data/toy_mmhpsd
-#   python tools/train.py \
-#       configs/pose/spikevideoformer/spikevideoformer-tiny_1xb4-t4_toy-mmhpsd.py
+#   python tools/train.py configs/pose/spikevideoformer/\
+#       spikevideoformer-tiny_1xb4-t4_toy-mmhpsd.py
 _base_ = [
     '../../_base_/models/spikevideoformer-large_smpl.py',
     '../../_base_/datasets/mmhpsd.py',

@@ -6,7 +6,8 @@ from .progress_bar_hook import ProgressBarHook
 from .video_visualization_hook import VideoVisualizationHook, read_label_map
 
 __all__ = [
-    'AdaptiveThreadsHook', 'FiringRateHook', 'ProgressBarHook', 'VideoVisualizationHook',
+    'AdaptiveThreadsHook', 'FiringRateHook', 'ProgressBarHook',
+    'VideoVisualizationHook',
     'neuron_stages', 'read_label_map', 'NonFiniteGuardHook', 'NonFiniteError'
 ]
 from .video_seg_visualization_hook import VideoSegVisualizationHook  # noqa: F401,E501

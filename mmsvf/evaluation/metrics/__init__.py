@@ -1,3 +1,3 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-from .video_consistency_metric import VideoConsistencyMetric  # noqa: F401
 from .smpl_pose_metric import SMPLPoseMetric  # noqa: F401
+from .video_consistency_metric import VideoConsistencyMetric  # noqa: F401

@@ -8,8 +8,11 @@ cost is ``O(N·d²)`` — linear in the number of tokens ``N = T·H·W``.
 import torch
 from torch import nn
 
-from ..neurons.spike_storage import (compact_spike_tensor, decode_spikes,
-                                     spike_format)
+from ..neurons.spike_storage import (
+    compact_spike_tensor,
+    decode_spikes,
+    spike_format,
+)
 
 __all__ = ['hamming_attention', 'dot_attention', 'SpikeLinearAttention']
 

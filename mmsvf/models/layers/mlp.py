@@ -9,7 +9,10 @@ __all__ = ['MSMLP']
 
 
 class MSMLP(nn.Module):
-    """``fc1_lif → fc1_conv (1x1, bias) → fc1_bn → fc2_lif → fc2_conv → fc2_bn``.
+    """Channel MLP of the spike-driven Transformer block.
+
+    ``fc1_lif → fc1_conv (1x1, bias) → fc1_bn → fc2_lif → fc2_conv →
+    fc2_bn``.
 
     Conv1d over the flattened tokens, as Meta-SpikeFormer (key names kept).
     ``8C² + 15C`` parameters for ``mlp_ratio = 4``.

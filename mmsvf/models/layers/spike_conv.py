@@ -18,8 +18,11 @@ without grad) takes ``nn.Conv2d``'s own path.
 import torch
 from torch import nn
 
-from ..neurons.spike_storage import (compact_spike_tensor, decode_spikes,
-                                     spike_format)
+from ..neurons.spike_storage import (
+    compact_spike_tensor,
+    decode_spikes,
+    spike_format,
+)
 
 __all__ = ['SpikeConv1d', 'SpikeConv2d', 'autocast_args',
            'set_compact_spikes']

@@ -1,17 +1,36 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """Spiking neurons over time-first tensors ``[T, ...]``."""
-from .backends import (CONCRETE_BACKENDS, NEURON_BACKENDS, available_backends,
-                       neuron_backend)
-from .functional import (check_time_first, expand_integer_spikes,
-                         integer_lif_multistep,
-                         integer_lif_multistep_reference, lif_multistep,
-                         lif_multistep_reference, quantize_spikes)
+from .backends import (
+                       CONCRETE_BACKENDS,
+                       NEURON_BACKENDS,
+                       available_backends,
+                       neuron_backend,
+)
+from .functional import (
+                       check_time_first,
+                       expand_integer_spikes,
+                       integer_lif_multistep,
+                       integer_lif_multistep_reference,
+                       lif_multistep,
+                       lif_multistep_reference,
+                       quantize_spikes,
+)
 from .modules import LIF, IntegerLIF, SpikingNeuron, build_neuron
 from .params import LIFParameters
-from .spike_storage import (SpikeFormat, compact_spike_tensor, decode_spikes,
-                            encode_spikes, mark_spikes, spike_format)
-from .surrogate import (ATanSurrogate, SigmoidSurrogate, SurrogateSpike,
-                        get_surrogate)
+from .spike_storage import (
+                       SpikeFormat,
+                       compact_spike_tensor,
+                       decode_spikes,
+                       encode_spikes,
+                       mark_spikes,
+                       spike_format,
+)
+from .surrogate import (
+                       ATanSurrogate,
+                       SigmoidSurrogate,
+                       SurrogateSpike,
+                       get_surrogate,
+)
 
 __all__ = [
     'LIF', 'IntegerLIF', 'SpikingNeuron', 'LIFParameters', 'build_neuron',

@@ -18,8 +18,7 @@ from torch import nn
 
 from mmsvf.registry import MODELS, scoped
 from .backends import requested_backend
-from .functional import (check_time_first, integer_lif_multistep,
-                         lif_multistep)
+from .functional import check_time_first, integer_lif_multistep, lif_multistep
 from .params import LIFParameters
 from .spike_storage import SpikeFormat, mark_spikes
 

@@ -4,8 +4,13 @@ from .camera import perspective_projection
 from .data_preprocessor import ClipPoseDataPreprocessor
 from .estimator import SpikePoseEstimator
 from .rotation import axis_angle_to_rotmat, rot6d_to_rotmat, rotmat_to_rot6d
-from .smpl import (SMPL_JOINT_NAMES, SMPL_PARENTS, SMPLLayer,
-                   SMPLModelFileError, load_smpl_model_file)
+from .smpl import (
+                   SMPL_JOINT_NAMES,
+                   SMPL_PARENTS,
+                   SMPLLayer,
+                   SMPLModelFileError,
+                   load_smpl_model_file,
+)
 from .smpl_head import SMPLRegressionHead
 
 __all__ = [

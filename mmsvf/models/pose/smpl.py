@@ -108,7 +108,8 @@ class _SMPLUnpickler(pickle.Unpickler):
                 f'{self.path}: this SMPL file pickles chumpy objects '
                 f'({module}.{name}), i.e. it is an SMPL v1.0.0 file. Use the '
                 'chumpy-free SMPL v1.1.0 file from '
-                'https://smpl.is.tue.mpg.de, or convert the arrays once to a .npz with the fields '
+                'https://smpl.is.tue.mpg.de, or convert the arrays once '
+                'to a .npz with the fields '
                 f'{", ".join(_REQUIRED)}.')
         raise SMPLModelFileError(
             f'{self.path}: refusing to unpickle "{module}.{name}"; an SMPL '

@@ -10,8 +10,7 @@ from mmengine.structures import InstanceData
 from torch import nn
 
 from mmsvf.registry import MODELS, scoped
-from .rotation import (axis_angle_to_rotmat, rot6d_to_rotmat,
-                       rotmat_to_rot6d)
+from .rotation import axis_angle_to_rotmat, rot6d_to_rotmat, rotmat_to_rot6d
 from .smpl import SMPL_CONFIG_KEY
 
 __all__ = ['SMPLRegressionHead']

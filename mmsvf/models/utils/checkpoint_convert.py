@@ -35,8 +35,11 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
-from mmsvf.utils.checkpoint import (file_sha256, load_checkpoint_file,
-                                    save_checkpoint_atomic)
+from mmsvf.utils.checkpoint import (
+    file_sha256,
+    load_checkpoint_file,
+    save_checkpoint_atomic,
+)
 from .conversion_report import ConversionReport
 
 __all__ = [

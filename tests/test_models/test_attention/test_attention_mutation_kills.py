@@ -13,9 +13,13 @@ import itertools
 import pytest
 import torch
 
-from mmsvf.models.attention import (FactorizedSpikeAttention,
-                                   SpikeDrivenAttention, SpikeLinearAttention,
-                                   from_tokens, to_tokens)
+from mmsvf.models.attention import (
+    FactorizedSpikeAttention,
+    SpikeDrivenAttention,
+    SpikeLinearAttention,
+    from_tokens,
+    to_tokens,
+)
 from mmsvf.models.attention.core import dot_attention, hamming_attention
 from mmsvf.models.neurons import LIF, SpikeFormat, mark_spikes, spike_format
 

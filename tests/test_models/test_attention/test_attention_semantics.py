@@ -6,11 +6,13 @@ Hamming scale 1/(2C) with C the module's width, the output thresholds
 (Eq. 9-10) and ``metaspikformer.py`` (``3D_ham`` / ``3D_dot`` / ``2D``)."""
 import pytest
 import torch
+
+from mmsvf.models.attention import (
+    FactorizedSpikeAttention,
+    SpikeDrivenAttention,
+)
 from reference_svf import lif_steps, naive_attention
 from svf_fixtures import set_weights
-
-from mmsvf.models.attention import (FactorizedSpikeAttention,
-                                    SpikeDrivenAttention)
 
 DIM, HEADS = 16, 2
 

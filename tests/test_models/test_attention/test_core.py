@@ -2,8 +2,13 @@
 import pytest
 import torch
 
-from mmsvf.models.attention import (SpikeLinearAttention, dot_attention,
-                                    from_tokens, hamming_attention, to_tokens)
+from mmsvf.models.attention import (
+    SpikeLinearAttention,
+    dot_attention,
+    from_tokens,
+    hamming_attention,
+    to_tokens,
+)
 
 
 def _spikes(*shape, p=0.4, seed=0):

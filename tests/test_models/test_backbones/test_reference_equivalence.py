@@ -11,11 +11,11 @@ with random BN statistics that make the neurons fire at healthy rates.
 """
 import pytest
 import torch
-from reference_svf import ReferenceSVF
-from svf_fixtures import TINY, set_weights, spike_rates
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsvf.models import SpikeVideoFormer
+from reference_svf import ReferenceSVF
+from svf_fixtures import TINY, set_weights, spike_rates
 
 MODES = ('joint', 'spatial', 'hierarchical', 'factorized')
 NEURONS = {

@@ -10,11 +10,11 @@ import pytest
 import torch
 from mmaction.structures import ActionDataSample
 from mmengine.registry import DefaultScope
-from reference_svf import ReferenceSVF, reference_cls_head
-from svf_fixtures import TINY, set_weights
 
 from mmsvf.models import SpikingClsHead
 from mmsvf.registry import MODELS
+from reference_svf import ReferenceSVF, reference_cls_head
+from svf_fixtures import TINY, set_weights
 
 LN3 = math.log(3.0)
 

@@ -8,10 +8,13 @@ import torch
 from mmengine.registry import DefaultScope
 from torch import nn
 
-from mmsvf.models.neurons import (IntegerLIF, expand_integer_spikes,
-                                  integer_lif_multistep,
-                                  integer_lif_multistep_reference,
-                                  quantize_spikes)
+from mmsvf.models.neurons import (
+    IntegerLIF,
+    expand_integer_spikes,
+    integer_lif_multistep,
+    integer_lif_multistep_reference,
+    quantize_spikes,
+)
 from mmsvf.registry import MODELS
 
 

@@ -7,9 +7,14 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from mmsvf.models.neurons import (LIF, build_neuron, lif_multistep,
-                                  lif_multistep_reference, neuron_backend,
-                                  numba_kernels)
+from mmsvf.models.neurons import (
+    LIF,
+    build_neuron,
+    lif_multistep,
+    lif_multistep_reference,
+    neuron_backend,
+    numba_kernels,
+)
 from mmsvf.registry import MODELS
 
 FAST_BACKENDS = ['reference', 'torch', 'numba', 'auto']

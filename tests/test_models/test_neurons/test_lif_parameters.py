@@ -7,9 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from mmsvf.models.neurons import (LIF, LIFParameters, build_neuron,
-                                  lif_multistep, lif_multistep_reference,
-                                  numba_kernels)
+from mmsvf.models.neurons import (
+    LIF,
+    LIFParameters,
+    build_neuron,
+    lif_multistep,
+    lif_multistep_reference,
+    numba_kernels,
+)
 from mmsvf.models.neurons import surrogate as surrogate_module
 
 

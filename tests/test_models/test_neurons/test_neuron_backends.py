@@ -3,9 +3,16 @@
 import pytest
 import torch
 
-from mmsvf.models.neurons import (CONCRETE_BACKENDS, LIF, NEURON_BACKENDS,
-                                  IntegerLIF, available_backends, functional,
-                                  neuron_backend, numba_kernels)
+from mmsvf.models.neurons import (
+    CONCRETE_BACKENDS,
+    LIF,
+    NEURON_BACKENDS,
+    IntegerLIF,
+    available_backends,
+    functional,
+    neuron_backend,
+    numba_kernels,
+)
 
 
 def test_available_backends(monkeypatch):

@@ -2,8 +2,13 @@
 """SpikingNeuron: the interface consumers use instead of duck typing."""
 import torch
 
-from mmsvf.models.neurons import (LIF, IntegerLIF, SpikeFormat,
-                                  SpikingNeuron, spike_format)
+from mmsvf.models.neurons import (
+    LIF,
+    IntegerLIF,
+    SpikeFormat,
+    SpikingNeuron,
+    spike_format,
+)
 
 
 def test_neurons_declare_their_output_format():

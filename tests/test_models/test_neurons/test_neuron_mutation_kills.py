@@ -13,12 +13,21 @@ closed ``[0, D]`` straight-through window of I-LIF, the documented defaults,
 import pytest
 import torch
 
-from mmsvf.models.neurons import (LIF, IntegerLIF, SpikeFormat,
-                                  compact_spike_tensor, decode_spikes,
-                                  encode_spikes, integer_lif_multistep,
-                                  integer_lif_multistep_reference,
-                                  lif_multistep, lif_multistep_reference,
-                                  mark_spikes, numba_kernels, spike_format)
+from mmsvf.models.neurons import (
+    LIF,
+    IntegerLIF,
+    SpikeFormat,
+    compact_spike_tensor,
+    decode_spikes,
+    encode_spikes,
+    integer_lif_multistep,
+    integer_lif_multistep_reference,
+    lif_multistep,
+    lif_multistep_reference,
+    mark_spikes,
+    numba_kernels,
+    spike_format,
+)
 
 
 def _independent_lif(x, tau, v_threshold, v_reset, decay_input):

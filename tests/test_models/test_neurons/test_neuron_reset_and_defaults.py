@@ -10,8 +10,10 @@ import pytest
 import torch
 
 from mmsvf.models import SpikeVideoFormer, SpikingClsHead
-from mmsvf.models.attention import (FactorizedSpikeAttention,
-                                    SpikeDrivenAttention)
+from mmsvf.models.attention import (
+    FactorizedSpikeAttention,
+    SpikeDrivenAttention,
+)
 from mmsvf.models.neurons import LIF, IntegerLIF
 
 BACKENDS = ['reference', 'torch', 'numba']

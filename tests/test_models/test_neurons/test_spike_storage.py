@@ -3,8 +3,12 @@
 import pytest
 import torch
 
-from mmsvf.models.neurons import (decode_spikes, encode_spikes, mark_spikes,
-                                  spike_format)
+from mmsvf.models.neurons import (
+    decode_spikes,
+    encode_spikes,
+    mark_spikes,
+    spike_format,
+)
 
 
 @pytest.mark.parametrize('max_level,normalized', [(1, False), (4, False),

@@ -5,8 +5,12 @@ import math
 import pytest
 import torch
 
-from mmsvf.models.neurons import (ATanSurrogate, SigmoidSurrogate,
-                                  SurrogateSpike, get_surrogate)
+from mmsvf.models.neurons import (
+    ATanSurrogate,
+    SigmoidSurrogate,
+    SurrogateSpike,
+    get_surrogate,
+)
 from mmsvf.models.neurons.surrogate import heaviside
 
 X = [-3.0, -0.7, -0.1, 0.0, 1e-7, 0.25, 0.9, 2.5]

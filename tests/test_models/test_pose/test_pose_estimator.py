@@ -11,7 +11,6 @@ from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
 
 from mmsvf.registry import DATASETS, MODELS
-
 from mmsvf_test_utils import load_script
 
 make_synthetic_smpl = load_script(

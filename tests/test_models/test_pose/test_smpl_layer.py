@@ -7,10 +7,13 @@ import pytest
 import torch
 from scipy import sparse
 
-from mmsvf.models.pose import (SMPLLayer, SMPLModelFileError,
-                               axis_angle_to_rotmat, rot6d_to_rotmat,
-                               rotmat_to_rot6d)
-
+from mmsvf.models.pose import (
+    SMPLLayer,
+    SMPLModelFileError,
+    axis_angle_to_rotmat,
+    rot6d_to_rotmat,
+    rotmat_to_rot6d,
+)
 from mmsvf_test_utils import load_script
 
 make_synthetic_smpl = load_script(

@@ -6,9 +6,13 @@ from mmengine.registry import DefaultScope
 
 from mmsvf.models.backbones import SpikeVideoFormer
 from mmsvf.models.utils.checkpoint_convert import (
-    backbone_target_shapes, convert_mmsvf_to_official,
-    convert_official_to_mmsvf, extract_state_dict, fresh_bn_state,
-    infer_backbone_config)
+    backbone_target_shapes,
+    convert_mmsvf_to_official,
+    convert_official_to_mmsvf,
+    extract_state_dict,
+    fresh_bn_state,
+    infer_backbone_config,
+)
 from mmsvf.models.utils.conversion_report import ConversionReport
 
 TINY = dict(embed_dims=[16, 32, 64, 64], depths=(2, 1), num_heads=2)
