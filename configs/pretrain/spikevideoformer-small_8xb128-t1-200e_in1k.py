@@ -1,10 +1,9 @@
-# ImageNet-1K pre-training of SpikeVideoFormer-Small, stage A (SPEC §7.1,
-# Meta-SpikeFormer's recipe): T = 1, 224x224, 200 epochs, 8 GPUs x 128 images,
-# LAMB, lr = 6e-4 x 1024 / 256 = 2.4e-3, weight decay 0.05 (none on BN and
-# biases), 10 warm-up epochs then cosine to 1e-6, RandAugment
-# rand-m9-mstd0.5-inc1, random erasing 0.25 (pixel mode), label smoothing 0.1,
-# AMP. Stage B (T = 4) starts from this run's last checkpoint:
-# spikevideoformer-small_8xb24-t4-50e_in1k.py.
+# ImageNet-1K pre-training of SpikeVideoFormer-Small, stage A (Meta-SpikeFormer
+# main_finetune.py): T = 1, 224x224, 200 epochs, 8 GPUs x 128 images, LAMB, lr
+# = 6e-4 x 1024 / 256 = 2.4e-3, weight decay 0.05 (none on BN and biases), 10
+# warm-up epochs then cosine to 1e-6, RandAugment rand-m9-mstd0.5-inc1, random
+# erasing 0.25 (pixel mode), label smoothing 0.1, AMP. Stage B (T = 4) starts
+# from this run's last checkpoint: spikevideoformer-small_8xb24-t4-50e_in1k.py.
 #
 # Images are one-frame clips through mmaction2 (mmpretrain cannot be imported
 # on the pinned stack: it needs torchvision; docs/pretrained_models.md).

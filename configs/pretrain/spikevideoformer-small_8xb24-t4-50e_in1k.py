@@ -1,4 +1,5 @@
-# ImageNet-1K pre-training of SpikeVideoFormer-Small, stage B (SPEC §7.1):
+# ImageNet-1K pre-training of SpikeVideoFormer-Small, stage B
+# (Meta-SpikeFormer main_finetune.py):
 # T = 4 (each image repeated 4 times by SpikeVideoFormerImage), initialised
 # from stage A's last checkpoint, 50 epochs, 8 GPUs x 24 images,
 # lr = blr 2e-5 x 192 / 256, 5 warm-up epochs, otherwise stage A's recipe.

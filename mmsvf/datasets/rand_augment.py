@@ -2,12 +2,12 @@
 """timm-style RandAugment for mmaction pipelines (``imgs`` frame lists).
 
 Meta-SpikeFormer trains ImageNet with timm's ``rand-m9-mstd0.5-inc1``
-(SPEC §7.1). mmaction has no RandAugment, and the OpenMMLab toolbox that has
-one (mmpretrain) cannot be imported on the pinned stack (torchvision), so the
-policy is implemented here after timm's definition: 15 PIL operations, two
-drawn per image (with replacement), each applied with probability 0.5 at a
-magnitude drawn from N(m, mstd) clipped to [0, 10]; ``inc1`` selects the
-variants whose strength grows with the magnitude.
+(Meta-SpikeFormer's main_finetune.py). mmaction has no RandAugment, and the
+OpenMMLab toolbox that has one (mmpretrain) cannot be imported on the pinned
+stack (torchvision), so the policy is implemented here after timm's definition:
+15 PIL operations, two drawn per image (with replacement), each applied with
+probability 0.5 at a magnitude drawn from N(m, mstd) clipped to [0, 10];
+``inc1`` selects the variants whose strength grows with the magnitude.
 """
 import random
 import re

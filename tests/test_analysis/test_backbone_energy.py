@@ -1,5 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""The counter on the SpikeVideoFormer backbone: analytic MACs (SPEC §3, §9)
+"""The counter on the SpikeVideoFormer backbone: analytic MACs
 and the spike-driven purity check in every attention mode."""
 import pytest
 import torch
@@ -10,7 +10,7 @@ from mmsvf.models.backbones import SpikeVideoFormer
 
 def analytic_macs(dims, H, W, T=1, heads=8, attn_mode='joint',
                   depths=(6, 2), mlp_ratio=4):
-    """Dense MACs of the backbone from the layer definitions of SPEC §3.
+    """Dense MACs of the backbone from Meta-SpikeFormer's layers.
 
     Per frame (every term is per output pixel / token, times pixels):
 
@@ -66,7 +66,7 @@ def analytic_macs(dims, H, W, T=1, heads=8, attn_mode='joint',
 
 
 def test_analytic_formula_reproduces_spec_figures():
-    """SPEC §9: Small 6.47 G (stem 0.059 G), Large 24.8 G (stem 0.118 G) per
+    """Analytic: Small 6.47 G (stem 0.059 G), Large 24.8 G (stem 0.118 G) per
     224² frame (attention products included)."""
     small = analytic_macs([64, 128, 256, 360], 224, 224)
     large = analytic_macs([128, 256, 512, 640], 224, 224)

@@ -61,8 +61,8 @@ def test_large_model_builds_with_recipe_lrs(repo_root, tmp_path):
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
     n_backbone = sum(p.numel() for p in model.backbone.parameters())
     n_head = sum(p.numel() for p in model.head.parameters())
-    # SPEC §3.7: Large, Hamming, no head = 54,717,952 for RGB; one grey
-    # input channel saves 2 x 7 x 7 x 64 stem weights
+    # Counted from the official layers: Large, Hamming, no head = 54,717,952
+    # for RGB; one grey input channel saves 2 x 7 x 7 x 64 stem weights
     assert n_backbone == 54_717_952 - 2 * 7 * 7 * 64
     assert n_head == 640 * (24 * 6 + 10 + 3) + 24 * 6 + 10 + 3
     head_ids = {id(p) for p in model.head.parameters()}

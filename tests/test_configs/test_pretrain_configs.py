@@ -81,7 +81,7 @@ def test_stage_b_starts_from_stage_a(arch):
 
 
 @pytest.mark.parametrize('name,expected', [
-    (STAGE_A['small'], 15_116_720),  # SPEC §3.7, Hamming + 1000-class head
+    (STAGE_A['small'], 15_116_720),  # Hamming + 1000-class head
     (STAGE_A['large'], 55_358_952),
     (STAGE_B['small'], 15_116_720),
 ])

@@ -122,9 +122,9 @@ def test_kinetics_models_build(path):
     n = sum(p.numel() for p in model.parameters())
     if cfg.model.backbone.arch == 'large' and \
             cfg.model.backbone.attn_mode == 'joint':
-        assert n == 54_974_352  # SPEC §3.7: Large, Hamming, K-400 head
+        assert n == 54_974_352  # Large, Hamming, K-400 head
     if path.name.startswith('spikevideoformer-small_8xb8'):
-        assert n == 14_900_120  # SPEC §3.7: Small, Hamming, K-400 head
+        assert n == 14_900_120  # Small, Hamming, K-400 head
 
 
 def _random_clips(shape, labels):

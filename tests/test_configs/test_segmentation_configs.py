@@ -123,7 +123,7 @@ def test_models_build(path):
     cfg = load_config(path)
     model = MODELS.build(cfg.model)
     backbone = sum(p.numel() for p in model.backbone.parameters())
-    # SPEC §3.7: Small backbone without head (Hamming adds attn_bn)
+    # Small backbone without head (Hamming adds attn_bn)
     assert backbone == (14751208 if 'dot' in path.name else 14755720)
     for name in ('train_dataloader', 'test_dataloader'):
         Compose(cfg[name].dataset.pipeline)  # every transform resolves

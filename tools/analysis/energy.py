@@ -1,5 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Energy, synaptic operations and firing rates of a model (SPEC §9).
+"""Energy, synaptic operations and firing rates of a model (docs/energy.md).
 
 Builds the model of an mmengine config, runs inference on samples of the
 config's test set (or on random clips of ``--input-shape``) while counting

@@ -2,7 +2,7 @@
 # consecutive frames ending at the annotated 20th frame of each snippet.
 # Train: random rescale of (1024, 512) by 0.5-2.0, 512x1024 crop, flip and
 # photometric jitter, identical on every frame of a clip. Test: whole clips
-# resized to 1024x512 (SPEC §7.4 infers evaluation at 512x1024); mIoU is
+# resized to 1024x512 (the paper does not give it; 512x1024 inferred); mIoU is
 # computed at the original 2048x1024 (logits are resized back).
 dataset_type = 'mmsvf.CityscapesSeqDataset'
 data_root = 'data/cityscapes/'

@@ -1,4 +1,5 @@
-# MMHPSD grey-scale frames, T-frame clips (SPEC §7.3). Test subjects 1, 2, 7.
+# MMHPSD grey-scale frames, T-frame clips (paper Table 3). Test subjects
+# 1, 2, 7.
 # Layout: see mmsvf/datasets/mmhpsd.py and docs/pose.md.
 dataset_type = 'mmsvf.MMHPSDDataset'
 data_root = 'data/mmhpsd'

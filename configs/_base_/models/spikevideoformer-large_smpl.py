@@ -1,6 +1,7 @@
-# SpikeVideoFormer-Large SMPL pose & shape tracker (SPEC §3.6, §7.3) for
-# grey-scale MMHPSD clips. Use under default_scope='mmpose' (mmsvf types are
-# named 'mmsvf.X'; their nested parts resolve in mmsvf's scope).
+# SpikeVideoFormer-Large SMPL pose & shape tracker (head of
+# HumanPoseTracking_SNN) for grey-scale MMHPSD clips. Use under
+# default_scope='mmpose' (mmsvf types are named 'mmsvf.X'; their nested parts
+# resolve in mmsvf's scope).
 #
 # The SMPL body model is licence-gated and NOT shipped: download SMPL for
 # Python (v1.1.0) from https://smpl.is.tue.mpg.de and point

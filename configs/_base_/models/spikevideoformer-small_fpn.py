@@ -1,4 +1,4 @@
-# SpikeVideoFormer-Small video segmentor (SPEC §3.6, §7.4): Semantic-FPN
+# SpikeVideoFormer-Small video segmentor (Meta-SpikeFormer seg.): Semantic-FPN
 # (mmseg FPN neck + FPNHead, out/head channels 128, dropout 0.1) on the four
 # backbone stages (strides 2, 4, 8, 16; channels 32, 64, 128, 360).
 # mmsvf.VideoEncoderDecoder runs the backbone once per clip (B, T, C, H, W),
@@ -37,7 +37,7 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         with_cp=False,
         init_cfg=None),  # ImageNet weights: init_cfg=dict(type='Pretrained',
-    #                      checkpoint=..., prefix='backbone.') (SPEC §7.1)
+    #                      checkpoint=..., prefix='backbone.')
     neck=dict(
         type='FPN',
         in_channels=[32, 64, 128, 360],

@@ -1,4 +1,4 @@
-# SpikeVideoFormer-Small video recognizer (SPEC §3, §3.6): mmaction's
+# SpikeVideoFormer-Small video recognizer (paper §3): mmaction's
 # Recognizer3D + ActionDataPreprocessor (NCTHW) + mmsvf backbone and spiking
 # classification head. Use under default_scope='mmaction'.
 custom_imports = dict(

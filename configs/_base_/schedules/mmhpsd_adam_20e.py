@@ -1,5 +1,6 @@
-# Predecessor optimisation (SPEC §7.3): Adam, lr 0.01 for the backbone and
-# 1e-4 for the SMPL regressor, cosine annealing, 20 epochs, batch 8, 1 GPU.
+# Predecessor optimisation (HumanPoseTracking_SNN): Adam, lr 0.01 for the
+# backbone and 1e-4 for the SMPL regressor, cosine annealing, 20 epochs, batch
+# 8, 1 GPU.
 max_epochs = 20
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)

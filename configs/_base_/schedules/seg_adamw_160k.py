@@ -1,4 +1,4 @@
-# Meta-SpikeFormer / SDT-V3 segmentation recipe (SPEC §7.4): AdamW lr 1e-3,
+# Meta-SpikeFormer / SDT-V3 segmentation recipe: AdamW lr 1e-3,
 # weight decay 0.005, neck/head lr x2, linear warm-up 1500 iters then poly
 # (power 1.0), 160k iterations (8 GPUs x 1 clip = batch 8 in the configs).
 # AMP fp16 as in the recipe (AmpOptimWrapper needs a GPU; on CPU add

@@ -1,4 +1,4 @@
-# T = 32 frames per clip (the paper's main MMHPSD setting, SPEC §8 Table 3).
+# T = 32 frames per clip (the paper's main MMHPSD setting, paper Table 3).
 _base_ = ['./spikevideoformer-large_1xb8-t8-20e_mmhpsd-gray-256px.py']
 
 clip_len = 32

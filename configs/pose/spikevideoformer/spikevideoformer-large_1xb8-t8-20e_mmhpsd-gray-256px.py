@@ -1,7 +1,8 @@
 # SpikeVideoFormer-Large, MMHPSD grey-scale frames, T = 8, 256x256, batch 8
-# on one GPU, predecessor optimisation (SPEC §7.3). Set the SMPL model path:
+# on one GPU, predecessor optimisation (HumanPoseTracking_SNN).
+# Set the SMPL model path:
 #   --cfg-options model.head.smpl_cfg.model_path=/path/to/SMPL_MALE.pkl
-# ImageNet pre-training matters (SPEC §8 ablation): load it with
+# ImageNet pre-training matters (paper Table 6): load it with
 #   model.backbone.init_cfg.type=Pretrained ...checkpoint=PATH
 _base_ = [
     '../../_base_/models/spikevideoformer-large_smpl.py',

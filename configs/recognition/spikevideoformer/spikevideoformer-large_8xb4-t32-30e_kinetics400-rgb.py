@@ -1,6 +1,6 @@
 # SpikeVideoFormer-Large (55 M) on Kinetics-400, 32 frames (stride 2) --
-# the paper's main K-400 model (79.8 / 94.0 top-1 / top-5 reported, SPEC §8;
-# the frame count there is not confirmed).
+# the paper's main K-400 model (79.8 / 94.0 top-1 / top-5 reported,
+# paper Table 2; the frame count there is not confirmed).
 _base_ = ['./spikevideoformer-small_8xb4-t32-30e_kinetics400-rgb.py']
 
 model = dict(

@@ -1,4 +1,4 @@
-# Ablation (SPEC §5): spatial and temporal attention inside one module.
+# Ablation (paper Table 1): spatial and temporal attention inside one module.
 _base_ = ['./spikevideoformer-small_8xb8-t16-30e_kinetics400-rgb.py']
 
 model = dict(backbone=dict(attn_mode='factorized'))

@@ -12,8 +12,8 @@ num_classes = 6
 model = dict(
     backbone=dict(
         embed_dims=[16, 32, 64, 64], depths=(1, 1), num_heads=2,
-        # integer spikes (SPEC §2.2) train several times faster than binary
-        # LIF spikes at these tiny widths
+        # integer spikes (SpikeYOLO I-LIF) train several times faster than
+        # binary LIF spikes at these tiny widths
         neuron=dict(type='IntegerLIF', max_level=4)),
     cls_head=dict(
         in_channels=64, num_classes=num_classes, label_smooth_eps=0.0,

@@ -1,9 +1,9 @@
 # SpikeVideoFormer-Small + Semantic-FPN on Cityscapes video sequences, the
-# paper's Cityscapes setting (SPEC §7.4, §8): Integer-LIF neurons with D = 4,
+# paper's Cityscapes setting (paper §4): Integer-LIF neurons with D = 4,
 # Hamming attention over all T*H*W tokens, clips of T = 4 frames ending at the
 # annotated frame, 512x1024 crops, 8 GPUs x 1 clip, AdamW 160k iterations.
 # Reported: 73.1 mIoU (17.8 M params, energy 65.3 mJ). Start from ImageNet
-# weights (SPEC §7.1; random init reported at 61.3 mIoU): set
+# weights (paper Table 6: random init reported at 61.3 mIoU): set
 # model.backbone.init_cfg=dict(type='Pretrained', checkpoint=...).
 # AMP fp16 (AmpOptimWrapper, GPU only; see the schedule base for CPU).
 _base_ = [

@@ -1,8 +1,8 @@
 # SpikeVideoFormer-Small + Semantic-FPN on VSPW (124 classes): LIF neurons,
 # Hamming attention over all T*H*W tokens, clips of T = 4 frames ending at each
 # annotated frame, 480x480 crops, 8 GPUs x 1 clip, AdamW 160k iterations.
-# Reported: 37.9 mIoU (SPEC §8; mVC not reported there). Evaluates mIoU and
-# mVC8 / mVC16. Start from ImageNet weights (SPEC §7.1).
+# Reported: 37.9 mIoU (paper §4; mVC not reported there). Evaluates mIoU and
+# mVC8 / mVC16. Start from ImageNet weights.
 # AMP fp16 (AmpOptimWrapper, GPU only; see the schedule base for CPU).
 _base_ = [
     '../../_base_/models/spikevideoformer-small_fpn.py',

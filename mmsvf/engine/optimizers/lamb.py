@@ -1,10 +1,10 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """LAMB optimizer (You et al., 2020), with the options of timm's ``Lamb``.
 
-Meta-SpikeFormer's ImageNet recipe (SPEC §7.1) uses timm's LAMB; neither
-torch nor mmengine ships one, and the OpenMMLab toolbox that does (mmpretrain)
-cannot be imported on the pinned stack (it needs torchvision), so it lives
-here.
+Meta-SpikeFormer's ImageNet recipe (``main_finetune.py``) uses timm's LAMB;
+neither torch nor mmengine ships one, and the OpenMMLab toolbox that does
+(mmpretrain) cannot be imported on the pinned stack (it needs torchvision), so
+it lives here.
 """
 import math
 

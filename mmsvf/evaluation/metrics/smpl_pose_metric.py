@@ -14,7 +14,9 @@ __all__ = ['SMPLPoseMetric']
 
 @METRICS.register_module()
 class SMPLPoseMetric(BaseMetric):
-    """Per-frame 3-D joint and mesh errors of SMPL pose tracking (SPEC §7.3).
+    """Per-frame 3-D joint and mesh errors of SMPL pose tracking.
+
+    Definitions of HumanPoseTracking_SNN.
 
     Every data sample is a clip whose ``pred_instances`` /
     ``gt_instances`` hold one entry per frame:

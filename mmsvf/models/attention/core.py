@@ -1,5 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Linear-order spike attention products (SPEC §3.5, §4.2).
+"""Linear-order spike attention products (paper §3).
 
 Both functions evaluate right to left, ``Q·(KᵀV)``: the ``d × d`` matrix
 ``KᵀV`` is formed per head and the ``N × N`` score matrix never is, so the

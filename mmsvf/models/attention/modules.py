@@ -1,5 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Spike-driven attention modules over ``[T, B, C, H, W]`` (SPEC §3.5, §5).
+"""Spike-driven attention modules over ``[T, B, C, H, W]`` (paper §3).
 
 Token layouts (``M`` heads, ``d = C / M``, channel ``c = head·d + j``):
 
@@ -135,7 +135,7 @@ class SpikeDrivenAttention(nn.Module):
 
 
 class FactorizedSpikeAttention(nn.Module):
-    """Spatial and temporal attention inside one module (SPEC §5).
+    """Spatial and temporal attention inside one module (paper Table 1).
 
     Separate ``q/k/v`` projections for space (``q_conv``, ...) and time
     (``q_t_conv``, ...), both branches in linear form on the same input

@@ -1,5 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Spiking classification head for video recognition (SPEC §3.6)."""
+"""Spiking classification head for video recognition (Meta-SpikeFormer)."""
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 from mmaction.models.heads.base import BaseHead

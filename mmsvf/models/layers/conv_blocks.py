@@ -1,5 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Spike-driven convolutional layers of Meta-SpikeFormer (SPEC §3.2, §3.3).
+"""Spike-driven convolutional layers of Meta-SpikeFormer (``models.py``).
 
 All modules take and return time-first membrane tensors ``[T, B, C, H, W]``;
 every convolution except the stem's sees the output of a neuron (spikes).
@@ -85,7 +85,7 @@ class SepConv(nn.Module):
 
 
 class MSConvBlock(nn.Module):
-    """Spike-driven CNN block with membrane shortcuts (SPEC §3.2).
+    """Spike-driven CNN block with membrane shortcuts (``MS_ConvBlock``).
 
     ``x = x + SepConv(x)``; ``x = x + bn2(conv2(lif2(bn1(conv1(lif1(x))))))``
     with 3x3 convs ``d → 4d → d``. ``76d² + 114d`` parameters.

@@ -1,5 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Channel MLP of the spike-driven Transformer block (SPEC §3.4)."""
+"""Channel MLP of the spike-driven Transformer block (``MS_MLP``)."""
 from torch import nn
 
 from ..neurons import build_neuron

@@ -1,5 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Re-parameterisable 3x3 convolution of Meta-SpikeFormer (SPEC §3.4)."""
+"""Re-parameterisable 3x3 convolution of Meta-SpikeFormer (``RepConv``)."""
 import torch.nn.functional as F
 from torch import nn
 

@@ -1,5 +1,7 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Losses of the SMPL pose-tracking head (SPEC §7.3).
+"""Losses of the SMPL pose-tracking head.
+
+As HumanPoseTracking_SNN ``utils/loss_funcs.py``.
 
 Default weights of the predecessor recipe: rotation (geodesic) 10,
 translation 50, shape β 1, 3-D joints 1, 2-D projected joints 10.

@@ -1,5 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Per-frame SMPL parameter regression head (SPEC §3.6 / §7.3)."""
+"""Per-frame SMPL parameter regression head (HumanPoseTracking_SNN)."""
 import copy
 from typing import Dict, List, Optional, Sequence
 

@@ -35,7 +35,7 @@ def test_parameter_counts_match_spec(arch, similarity, expected):
                                            ('large', 55_358_952)])
 def test_parameter_counts_with_imagenet_head(arch, expected):
     backbone = SpikeVideoFormer(arch=arch)
-    head = nn.Linear(backbone.embed_dims[3], 1000)  # SPEC §3.6 head
+    head = nn.Linear(backbone.embed_dims[3], 1000)  # Meta-SpikeFormer head
     assert n_params(backbone) + n_params(head) == expected
 
 
@@ -55,7 +55,7 @@ def test_space_time_designs_parameter_counts():
 
 # ---------------------------------------------------------------- names
 def official_keys(embed_dims, similarity='hamming', depths=(6, 2)):
-    """Meta-SpikeFormer / SpikeVideoFormer keys, written from SPEC §3.8."""
+    """Meta-SpikeFormer / SpikeVideoFormer keys of official checkpoints."""
     bn = ['weight', 'bias', 'running_mean', 'running_var',
           'num_batches_tracked']
     keys = []
@@ -115,7 +115,7 @@ def test_state_dict_names_follow_official_layout(similarity):
     expected = official_keys([64, 128, 256, 360], similarity)
     assert sorted(model.state_dict()) == sorted(expected)
     if similarity == 'hamming':
-        # SPEC §3.8: 865 keys with the classification head
+        # 865 keys with the classification head
         assert len(expected) + 2 == 865
 
 
