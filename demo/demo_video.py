@@ -27,6 +27,7 @@ if getattr(mmsvf, '__file__', None) is None:  # a folder shadows the package
         'the repository named mmsvf whose parent folder is on sys.path? Run '
         'from inside the clone, or put the clone itself on PYTHONPATH.')
 
+import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from mmsvf.utils import (  # noqa: E402
@@ -142,6 +143,14 @@ def main(argv=None):
     # model gets the packed clip through an empty pipeline
     clip = load_clip(cfg, args.video)
     result = inference_recognizer(model, clip, test_pipeline=Compose([]))
+    scores = result.pred_score
+    if not bool(torch.isfinite(scores).all()):
+        # a NaN score would still come out of topk as "the" label
+        raise SystemExit(
+            f'{args.video}: the model gave non-finite class scores '
+            f'({int((~torch.isfinite(scores)).sum())} of {scores.numel()}); '
+            f'no label is reported. Check the checkpoint {args.checkpoint} '
+            'for NaN/Inf weights and the input for corrupt frames.')
     print(f'{args.video}: top-{min(args.topk, num_classes)}')
     for label, name, score in top_classes(result.pred_score, args.topk,
                                           names):

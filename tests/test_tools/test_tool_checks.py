@@ -299,3 +299,12 @@ def test_demo_names_a_corrupt_video_and_a_wrong_checkpoint(toy, ckpts):
     assert str(ckpts['other']) in str(info.value)
     result = demo_tool.main([str(good), str(cfg), str(ckpts['fits'])])
     assert result.pred_score.shape == (6, )
+    # non-finite scores are refused, never printed as a label
+    state = torch.load(ckpts['fits'], weights_only=True)
+    key = next(k for k in state['state_dict'] if k.endswith('head.bias'))
+    state['state_dict'][key][0] = float('nan')
+    nan_ckpt = tmp / 'nan_head.pth'
+    torch.save(state, nan_ckpt)
+    with pytest.raises(SystemExit, match='non-finite class scores') as info:
+        demo_tool.main([str(good), str(cfg), str(nan_ckpt)])
+    assert str(good) in str(info.value)
