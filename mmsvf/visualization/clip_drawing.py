@@ -164,13 +164,16 @@ def _palette(num: int) -> np.ndarray:
 
 
 def overlay_seg_map(frame: np.ndarray, seg_map: np.ndarray,
-                    alpha: float = 0.5,
+                    palette: Optional[Sequence] = None, alpha: float = 0.5,
                     ignore_index: Optional[int] = 255) -> np.ndarray:
-    """Blend a label map onto a frame (one fixed colour per label).
+    """Blend a label map onto a frame (one colour per label).
 
     Args:
-        frame (np.ndarray): ``(H, W, 3)`` uint8.
+        frame (np.ndarray): ``(H, W, 3)`` uint8 RGB.
         seg_map (np.ndarray): ``(H, W)`` integer labels.
+        palette (Sequence, optional): RGB colour per label (a dataset's
+            ``palette`` metainfo); fixed random colours by default, and for
+            labels beyond the palette.
         alpha (float): Weight of the colours. Defaults to 0.5.
         ignore_index (int, optional): Label left uncoloured. Defaults to 255.
 
@@ -181,9 +184,13 @@ def overlay_seg_map(frame: np.ndarray, seg_map: np.ndarray,
     if seg_map.shape != frame.shape[:2]:
         raise ValueError(f'label map of shape {seg_map.shape} does not '
                          f'match the frame {frame.shape[:2]}')
+    colours = _palette(256)
+    if palette is not None and len(palette):
+        given = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)[:256]
+        colours[:len(given)] = given
     labels = seg_map.astype(np.int64)
-    colours = _palette(256)[np.clip(labels, 0, 255)]
-    mix = (1 - alpha) * frame.astype(np.float32) + alpha * colours
+    mix = (1 - alpha) * frame.astype(np.float32) + \
+        alpha * colours[np.clip(labels, 0, 255)]
     out = np.where((labels == ignore_index)[..., None], frame,
                    mix.round().astype(np.uint8))
     return out.astype(np.uint8)
@@ -204,30 +211,35 @@ def frames_grid(rows: Sequence[np.ndarray], pad: int = 2,
                 pad_value: int = 255) -> np.ndarray:
     """Lay clips out as one image: one row per clip, frames left to right.
 
+    Frames smaller than the largest one are placed at the top left of their
+    cell (a pipeline without a fixed output size gives such clips).
+
     Args:
-        rows (Sequence[np.ndarray]): Clips ``(T_i, H, W, 3)``; all frames of
-            all rows must have the same ``H, W`` (rows may differ in T).
+        rows (Sequence[np.ndarray]): Clips ``(T_i, H_i, W_i, 3)`` uint8.
         pad (int): Pixels between frames and rows. Defaults to 2.
         pad_value (int): Grey level of the padding. Defaults to 255.
 
     Returns:
-        np.ndarray: ``(rows * (H + pad) - pad, max_T * (W + pad) - pad, 3)``.
+        np.ndarray: ``(rows * (H + pad) - pad, max_T * (W + pad) - pad, 3)``
+        with ``H, W`` the largest frame height and width.
     """
     if not rows:
         raise ValueError('frames_grid needs at least one clip')
-    shapes = {tuple(r.shape[1:]) for r in rows}
-    if len(shapes) != 1:
-        raise ValueError(f'all clips of a grid need the same frame shape, '
-                         f'got {sorted(shapes)}')
-    h, w = rows[0].shape[1:3]
+    for i, clip in enumerate(rows):
+        if clip.ndim != 4 or clip.shape[-1] != 3 or not len(clip):
+            raise ValueError(f'clip {i} must be (T, H, W, 3) with T >= 1, '
+                             f'got shape {clip.shape}')
+    h = max(r.shape[1] for r in rows)
+    w = max(r.shape[2] for r in rows)
     cols = max(len(r) for r in rows)
     grid = np.full(
         (len(rows) * (h + pad) - pad, cols * (w + pad) - pad, 3), pad_value,
         np.uint8)
     for i, clip in enumerate(rows):
+        fh, fw = clip.shape[1:3]
         for j, frame in enumerate(clip):
             y, x = i * (h + pad), j * (w + pad)
-            grid[y:y + h, x:x + w] = frame
+            grid[y:y + fh, x:x + fw] = frame
     return grid
 
 

@@ -48,12 +48,11 @@ class ClipVisualizer(Visualizer):
 
     def draw_clips(self, clips: Sequence[np.ndarray],
                    texts: Optional[Sequence[Sequence[str]]] = None
-                   ) -> np.ndarray:
+                   ) -> list:
         """Upscale each clip and write its text lines on every frame.
 
         Args:
-            clips (Sequence[np.ndarray]): ``(T_i, H, W, 3)`` uint8 RGB clips
-                of one frame size.
+            clips (Sequence[np.ndarray]): ``(T_i, H_i, W_i, 3)`` uint8 RGB.
             texts (Sequence[Sequence[str]], optional): Lines per clip.
 
         Returns:
@@ -63,10 +62,13 @@ class ClipVisualizer(Visualizer):
         if len(texts) != len(clips):
             raise ValueError(f'{len(texts)} text lists for {len(clips)} '
                              'clips')
-        return [
-            draw_text_lines(upscale(c, self.min_size), lines)
-            for c, lines in zip(clips, texts)
-        ]
+        out = []
+        for clip, lines in zip(clips, texts):
+            big = upscale(clip, self.min_size)
+            # smaller letters on small frames, so that a line fits
+            font = 0.5 if big.shape[2] >= 256 else 0.35
+            out.append(draw_text_lines(big, lines, font_scale=font))
+        return out
 
     @master_only
     def add_clips(self,
@@ -80,7 +82,7 @@ class ClipVisualizer(Visualizer):
 
         Args:
             name (str): Image name for the backends.
-            clips (Sequence[np.ndarray]): ``(T_i, H, W, 3)`` uint8 RGB.
+            clips (Sequence[np.ndarray]): ``(T_i, H_i, W_i, 3)`` uint8 RGB.
             texts (Sequence[Sequence[str]], optional): Lines per clip.
             out_file (str, optional): Write here instead of the backends:
                 ``.png``/``.jpg`` the grid, ``.mp4`` a video whose frame t
