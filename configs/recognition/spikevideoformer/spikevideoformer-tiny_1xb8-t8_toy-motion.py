@@ -10,7 +10,8 @@ _base_ = [
 model = dict(
     backbone=dict(
         embed_dims=[16, 32, 64, 64], depths=(1, 1), num_heads=2,
-        # integer spikes (SPEC §2.2) train several times faster than binary
+        # integer spikes (I-LIF, as in SpikeYOLO, ECCV 2024; the paper uses
+        # it for Cityscapes) train several times faster than binary
         # LIF spikes at these tiny widths
         neuron=dict(type='IntegerLIF', max_level=4)),
     cls_head=dict(
