@@ -12,8 +12,8 @@ pose clips their 2-D joints, recognition clips their class.
 
 Examples::
 
-    python tools/misc/browse_dataset.py \\
-        configs/recognition/spikevideoformer/spikevideoformer-tiny_1xb8-t8_toy-motion.py \\
+    python tools/misc/browse_dataset.py configs/recognition/\\
+spikevideoformer/spikevideoformer-tiny_1xb8-t8_toy-motion.py \\
         --output-dir work_dirs/browse --max-clips 4 --repeat 3
     python tools/misc/browse_dataset.py CONFIG --phase val --format video
 """
@@ -151,10 +151,10 @@ def packed_views(packed: dict, layout: str, bgr: bool) -> np.ndarray:
 
 def browse(args) -> list:
     """Write the clips; returns the written paths."""
-    import mmsvf  # noqa: F401  (upstream workarounds, mmsvf:: bases)
     from mmengine.registry import DATASETS, init_default_scope
     from mmengine.runner import set_random_seed
 
+    import mmsvf  # noqa: F401  (upstream workarounds, mmsvf:: bases)
     from mmsvf.utils import config_stem, load_tool_config
     from mmsvf.visualization import ClipVisualizer
 

@@ -9,8 +9,8 @@ T ... does this config really use".
 
 Examples::
 
-    python tools/misc/print_config.py \\
-        configs/recognition/spikevideoformer/spikevideoformer-tiny_1xb8-t8_toy-motion.py
+    python tools/misc/print_config.py configs/recognition/\\
+spikevideoformer/spikevideoformer-tiny_1xb8-t8_toy-motion.py
     python tools/misc/print_config.py CONFIG --cfg-options \\
         model.backbone.attn_mode=spatial --save-path resolved.py
 """
