@@ -157,6 +157,25 @@ def test_class_subset_keeps_streams(tmp_path):
     assert near < 5 and near < far / 2, (near, far)
 
 
+@pytest.mark.parametrize('size', [48, 72])
+def test_first_clip_is_checked_with_the_chosen_decoder(tmp_path, size):
+    """PyAV (the toy config's decoder) reads the widths Decord 0.6.0
+    rejects; asking for the Decord check on them stops with an error that
+    names the decoder and the way out."""
+    base = ['--num-train', '1', '--num-val', '1', '--frames', '4', '--size',
+            str(size), '--classes', 'grow', 'shrink']
+    gen.generate(gen.parse_args(base + ['--out', str(tmp_path / 'pyav')]))
+    assert (tmp_path / 'pyav' / 'val.txt').is_file()
+    with pytest.raises(RuntimeError, match='decord cannot decode.*--size'):
+        gen.generate(gen.parse_args(
+            base + ['--out', str(tmp_path / 'decord'), '--check-decoder',
+                    'decord']))
+    # the check can be skipped: the clips are written all the same
+    gen.generate(gen.parse_args(
+        base + ['--out', str(tmp_path / 'none'), '--check-decoder', 'none']))
+    assert (tmp_path / 'none' / 'val.txt').is_file()
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match='time reversal'):
         gen.generate(gen.parse_args(['--classes', 'grow', 'move_up',

@@ -3,12 +3,14 @@
 _base_ = ['./spikevideoformer-small_8xb8-t16-30e_kinetics400-rgb.py']
 
 clip_len, frame_interval = 32, 2
+# the decoder chosen in the base config (video_backend there)
+video_init, video_decode = _base_.video_init, _base_.video_decode
 sample = dict(type='mmsvf.CheckedSampleFrames', clip_len=clip_len,
               frame_interval=frame_interval)  # short videos raise
 train_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    video_init,
     dict(**sample, num_clips=1),
-    dict(type='DecordDecode'),
+    video_decode,
     dict(type='Resize', scale=(-1, 256)),
     dict(type='RandomResizedCrop'),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
@@ -17,9 +19,9 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    video_init,
     dict(**sample, num_clips=1, test_mode=True),
-    dict(type='DecordDecode'),
+    video_decode,
     dict(type='Resize', scale=(-1, 256)),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),
@@ -29,9 +31,9 @@ val_pipeline = [
                    'filename'))
 ]
 test_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    video_init,
     dict(**sample, num_clips=4, test_mode=True),
-    dict(type='DecordDecode'),
+    video_decode,
     dict(type='Resize', scale=(-1, 224)),
     dict(type='ThreeCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),

@@ -16,20 +16,32 @@ ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
 ann_file_val = 'data/kinetics400/kinetics400_val_list_videos.txt'
 ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
 
-file_client_args = dict(io_backend='disk')
 clip_len, frame_interval = 16, 4
 # the head's classes; the datasets refuse labels outside [0, num_classes)
 num_classes = 400
 model = dict(cls_head=dict(num_classes=num_classes))
 
+# Video decoder: 'decord' (mmaction's DecordInit/DecordDecode, seeks to the
+# sampled frames) or 'pyav' (PyAVInit/PyAVDecode, decodes from the start;
+# also reads frame sizes Decord 0.6.0 rejects). Both give the same frames on
+# the Kinetics sample clips. Set it here or in a derived config that rebuilds
+# the pipelines; `--cfg-options video_backend=...` cannot reach pipelines
+# that are already built (docs/recognition.md#video-decoding).
+video_backend = 'decord'
+video_init = dict(
+    type=dict(decord='DecordInit', pyav='PyAVInit')[video_backend],
+    io_backend='disk')
+video_decode = dict(
+    type=dict(decord='DecordDecode', pyav='PyAVDecode')[video_backend])
+
 train_pipeline = [
-    dict(type='DecordInit', **file_client_args),
+    video_init,
     dict(
         type='mmsvf.CheckedSampleFrames',  # short videos raise
         clip_len=clip_len,
         frame_interval=frame_interval,
         num_clips=1),
-    dict(type='DecordDecode'),
+    video_decode,
     dict(type='Resize', scale=(-1, 256)),
     dict(type='RandomResizedCrop'),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
@@ -38,14 +50,14 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='DecordInit', **file_client_args),
+    video_init,
     dict(
         type='mmsvf.CheckedSampleFrames',  # short videos raise
         clip_len=clip_len,
         frame_interval=frame_interval,
         num_clips=1,
         test_mode=True),
-    dict(type='DecordDecode'),
+    video_decode,
     dict(type='Resize', scale=(-1, 256)),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),
@@ -55,14 +67,14 @@ val_pipeline = [
                    'filename'))
 ]
 test_pipeline = [
-    dict(type='DecordInit', **file_client_args),
+    video_init,
     dict(
         type='mmsvf.CheckedSampleFrames',  # short videos raise
         clip_len=clip_len,
         frame_interval=frame_interval,
         num_clips=4,
         test_mode=True),
-    dict(type='DecordDecode'),
+    video_decode,
     dict(type='Resize', scale=(-1, 224)),
     dict(type='ThreeCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),

@@ -11,25 +11,16 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
 from mmsvf.registry import HOOKS
+from mmsvf.visualization import (
+    clip_frames,
+    draw_text_lines,
+    read_label_map,
+    upscale,
+    write_video,
+)
 
+# read_label_map lives in mmsvf.visualization; re-exported for old imports
 __all__ = ['VideoVisualizationHook', 'read_label_map']
-
-
-def read_label_map(path: str) -> list:
-    """Class names of a label map: one name per line, line index = label.
-
-    Lines of the form ``"<index> <name>"`` or ``"<index>,<name>"`` are also
-    accepted when every line has them.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'label map {path} not found')
-    with open(path, encoding='utf-8') as f:
-        lines = [ln.strip() for ln in f if ln.strip()]
-    split = [ln.replace(',', ' ', 1).split(maxsplit=1) for ln in lines]
-    if lines and all(len(s) == 2 and s[0].isdigit() for s in split):
-        names = {int(i): n for i, n in split}
-        return [names.get(i, str(i)) for i in range(max(names) + 1)]
-    return lines
 
 
 @HOOKS.register_module()
@@ -43,7 +34,7 @@ class VideoVisualizationHook(Hook):
     (un-normalised, uint8) NCTHW clip of the first view and writes
     ``<out_dir>/<video name>.mp4`` with the ground truth and the top
     predictions drawn on every frame (``tools/test.py --show-dir`` /
-    ``--show`` turn it on).
+    ``--show`` turn it on). The drawing is :mod:`mmsvf.visualization`'s.
 
     Args:
         enable (bool): Draw at all. Defaults to False.
@@ -107,22 +98,13 @@ class VideoVisualizationHook(Hook):
         Returns:
             np.ndarray: ``(T, H, W, 3)`` uint8 (``T = 1`` for NCHW).
         """
-        v = video[0].detach().cpu()
-        if v.dim() == 3:
-            v = v.unsqueeze(1)
-        if v.dim() != 4:
-            raise ValueError('VideoVisualizationHook expects inputs of shape '
-                             '(views, C, T, H, W) or (views, C, H, W), got '
-                             f'{tuple(video.shape)}')
-        frames = v.permute(1, 2, 3, 0).float().clamp(0, 255).byte().numpy()
-        if frames.shape[-1] == 1:
-            frames = np.repeat(frames, 3, axis=-1)
-        return frames
+        try:
+            return clip_frames(video)
+        except ValueError as err:
+            raise ValueError(f'VideoVisualizationHook: {err}') from err
 
-    def draw(self, frames: np.ndarray, data_sample) -> np.ndarray:
-        """Upscale the frames and draw the labels on them (RGB in/out)."""
-        h, w = frames.shape[1:3]
-        scale = max(1, int(np.ceil(self.min_size / min(h, w))))
+    def label_lines(self, data_sample) -> list:
+        """``gt: ...`` and the top-k ``name: score`` lines of a sample."""
         lines = []
         if 'gt_label' in data_sample:
             gt = int(torch.as_tensor(data_sample.gt_label).flatten()[0])
@@ -132,29 +114,15 @@ class VideoVisualizationHook(Hook):
             top = score.topk(min(self.topk, score.numel()))
             for s, i in zip(top.values.tolist(), top.indices.tolist()):
                 lines.append(f'{self._name(i)}: {s:.2f}')
-        out = []
-        for frame in frames:
-            big = cv2.resize(frame, (w * scale, h * scale),
-                             interpolation=cv2.INTER_NEAREST)
-            big = np.ascontiguousarray(big)
-            for k, text in enumerate(lines):
-                y = 18 + 18 * k
-                cv2.putText(big, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                            (0, 0, 0), 3, cv2.LINE_AA)
-                cv2.putText(big, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                            (255, 255, 255), 1, cv2.LINE_AA)
-            out.append(big)
-        return np.stack(out)
+        return lines
+
+    def draw(self, frames: np.ndarray, data_sample) -> np.ndarray:
+        """Upscale the frames and draw the labels on them (RGB in/out)."""
+        return draw_text_lines(upscale(frames, self.min_size),
+                               self.label_lines(data_sample))
 
     def _write(self, path: str, frames: np.ndarray) -> None:
-        h, w = frames.shape[1:3]
-        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'),
-                                 self.fps, (w, h))
-        if not writer.isOpened():
-            raise RuntimeError(f'cannot open {path} for writing')
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        writer.release()
+        write_video(path, frames, self.fps)
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None,
                         outputs: Optional[Sequence] = None) -> None:
