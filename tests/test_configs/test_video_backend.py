@@ -45,9 +45,10 @@ def test_every_pipeline_decodes_with_the_named_backend(path):
     init, decode = STEPS[cfg.video_backend]
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         pipeline = cfg[loader].dataset.pipeline
-        # Init, SampleFrames, Decode: the order mmaction needs
+        # Init, sampling (mmsvf's checked SampleFrames), Decode: the order
+        # mmaction needs
         assert [p.type for p in pipeline[:3]] == \
-            [init, 'SampleFrames', decode], (path.name, loader)
+            [init, 'mmsvf.CheckedSampleFrames', decode], (path.name, loader)
     expected = 'pyav' if '_toy-' in path.name else 'decord'
     assert cfg.video_backend == expected
 
