@@ -66,7 +66,7 @@ def _sigmoid_derivative(x, alpha):
 def _atan_derivative(x, half_alpha, pi_half_alpha):
     # ATanSurrogate.derivative: (α/2) / (1 + (π/2·α·x)²)
     y = pi_half_alpha * x
-    return half_alpha / (1. + y * y)
+    return tl.math.div_rn(half_alpha, 1. + y * y)
 
 
 #: the Triton form of each surrogate in :data:`.surrogate.SURROGATES`
@@ -96,19 +96,22 @@ def _surrogate_constants(name, alpha):
 
 # -------------------------------------------------------------------- LIF
 @triton.jit
-def _lif_charge(v, x, tau, v_reset, DECAY_INPUT: tl.constexpr,
+def _lif_charge(v, x, tau, decay, v_reset, DECAY_INPUT: tl.constexpr,
                 RESET_ZERO: tl.constexpr):
-    # functional._charge, the same four forms and operation order
+    # functional._charge, the same four forms and operation order; decay is
+    # 1 - 1/tau folded in double precision on the host as torch does with
+    # the Python scalar. `/` lowers to an approximate division on NVIDIA
+    # GPUs: div_rn is the correctly rounded one torch computes
     if DECAY_INPUT:
         if RESET_ZERO:
-            h = v + (x - v) / tau
+            h = v + tl.math.div_rn(x - v, tau)
         else:
-            h = v + (x - (v - v_reset)) / tau
+            h = v + tl.math.div_rn(x - (v - v_reset), tau)
     else:
         if RESET_ZERO:
-            h = v * (1. - 1. / tau) + x
+            h = v * decay + x
         else:
-            h = v - (v - v_reset) / tau + x
+            h = v - tl.math.div_rn(v - v_reset, tau) + x
     return h
 
 
@@ -123,7 +126,7 @@ def _lif_reset(h, v_threshold, v_reset, SOFT: tl.constexpr):
 
 
 @triton.jit
-def _lif_forward_kernel(x_ptr, s_ptr, T, N, tau, v_threshold, v_reset,
+def _lif_forward_kernel(x_ptr, s_ptr, T, N, tau, decay, v_threshold, v_reset,
                         SOFT: tl.constexpr, DECAY_INPUT: tl.constexpr,
                         RESET_ZERO: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -135,7 +138,7 @@ def _lif_forward_kernel(x_ptr, s_ptr, T, N, tau, v_threshold, v_reset,
         v += v_reset
     for _ in range(T):
         x = tl.load(xp, mask=mask, other=0.).to(tl.float32)
-        h = _lif_charge(v, x, tau, v_reset, DECAY_INPUT, RESET_ZERO)
+        h = _lif_charge(v, x, tau, decay, v_reset, DECAY_INPUT, RESET_ZERO)
         s = (h - v_threshold >= 0.).to(tl.float32)
         tl.store(sp, s.to(s_ptr.dtype.element_ty), mask=mask)
         v = _lif_reset(h, v_threshold, v_reset, SOFT)
@@ -145,7 +148,7 @@ def _lif_forward_kernel(x_ptr, s_ptr, T, N, tau, v_threshold, v_reset,
 
 
 @triton.jit
-def _lif_backward_kernel(x_ptr, g_ptr, gx_ptr, h_ptr, T, N, tau,
+def _lif_backward_kernel(x_ptr, g_ptr, gx_ptr, h_ptr, T, N, tau, decay,
                          v_threshold, v_reset, c0, c1,
                          SOFT: tl.constexpr, DECAY_INPUT: tl.constexpr,
                          RESET_ZERO: tl.constexpr, DETACH: tl.constexpr,
@@ -162,7 +165,7 @@ def _lif_backward_kernel(x_ptr, g_ptr, gx_ptr, h_ptr, T, N, tau,
         v += v_reset
     for _ in range(T):
         x = tl.load(xp, mask=mask, other=0.).to(tl.float32)
-        h = _lif_charge(v, x, tau, v_reset, DECAY_INPUT, RESET_ZERO)
+        h = _lif_charge(v, x, tau, decay, v_reset, DECAY_INPUT, RESET_ZERO)
         tl.store(hp, h, mask=mask)
         v = _lif_reset(h, v_threshold, v_reset, SOFT)
         # all pointers walk to step T together (64-bit, unlike t·N)
@@ -175,7 +178,6 @@ def _lif_backward_kernel(x_ptr, g_ptr, gx_ptr, h_ptr, T, N, tau,
     hp -= N
     gp -= N
     gxp -= N
-    leak = 1. - 1. / tau
     grad_h = tl.zeros([BLOCK], tl.float32)  # dL/dH[t+1], 0 after T-1
     for _ in range(T):
         h = tl.load(hp, mask=mask, other=0.)
@@ -193,9 +195,9 @@ def _lif_backward_kernel(x_ptr, g_ptr, gx_ptr, h_ptr, T, N, tau,
                 dvdh = keep
             else:
                 dvdh = keep + (v_reset - h) * sg
-        grad_h = g * sg + grad_h * (dvdh * leak)
+        grad_h = g * sg + grad_h * (dvdh * decay)
         if DECAY_INPUT:
-            gx = grad_h / tau
+            gx = tl.math.div_rn(grad_h, tau)
         else:
             gx = grad_h
         # the scratch may be dL/dX itself: H[t] was read above
@@ -306,7 +308,7 @@ def _lif_op(x: torch.Tensor, tau: float, v_threshold: float,
     N = x.numel() // T
     if N:
         _lif_forward_kernel[_grid(N)](
-            x, s, T, N, tau, v_threshold,
+            x, s, T, N, tau, 1. - 1. / tau, v_threshold,
             0. if v_reset is None else v_reset,
             BLOCK=_BLOCK, **_lif_flags(v_reset, decay_input), **_LAUNCH)
     return s
@@ -330,7 +332,8 @@ def _lif_backward_op(grad_s: torch.Tensor, x: torch.Tensor, tau: float,
     N = x.numel() // T
     if N:
         _lif_backward_kernel[_grid(N)](
-            x, grad_s, grad_x, _scratch(grad_x), T, N, tau, v_threshold,
+            x, grad_s, grad_x, _scratch(grad_x), T, N, tau, 1. - 1. / tau,
+            v_threshold,
             0. if v_reset is None else v_reset,
             *_surrogate_constants(surrogate, alpha),
             DETACH=bool(detach_reset), SURROGATE=surrogate, BLOCK=_BLOCK,

@@ -80,6 +80,15 @@ def test_lif_every_option_equals_reference_float32(T):
                                    msg=lambda m: f'{opt}: {m}')
 
 
+def test_lif_leak_constant_rounds_like_torch():
+    # decay_input=False, tau 3: 1 - 1/tau is folded in double and rounded
+    # once (0.6666667, as torch does with the Python scalar); float32
+    # arithmetic gives 0.6666666 and misses the threshold (test_lif.py)
+    x = torch.tensor([[0.9375], [0.375]])
+    s = lif_multistep(x, backend='triton', tau=3.0, decay_input=False)
+    assert s.view(-1).tolist() == [0, 1]
+
+
 def test_lif_several_blocks_and_masked_tail():
     # 1031 neurons per step: two programs, the second mostly masked
     p = _params(0., True, False, 'sigmoid', alpha=3.0)
