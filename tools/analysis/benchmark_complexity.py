@@ -20,8 +20,9 @@ With ``--core`` it measures instead the SDHA product alone,
 :func:`~mmsvf.models.attention.core.hamming_attention` against its literal
 form ``(2q − 1)·((2k − 1)ᵀv)`` on ``(1, heads, T·tokens, dim/heads)``
 spikes: every T (and both forms) interleaved in one process, ``--repeats``
-rounds, medians, ``--threads`` threads, and the peak of the bytes the
-products allocate (tensors created inside the call, freed or not). With
+rounds, medians (``--clock``), ``--threads`` threads, and the peak of the
+bytes the products allocate (tensors created inside the call, freed or
+not). With
 ``--busy N`` it first starts ``N`` processes that keep one core busy each
 (a matmul loop on a 2 MB working set), to see how the cost scales when the
 shared cache is contended.
@@ -72,6 +73,11 @@ def parse_args(argv=None):
                    help='torch threads for --core')
     p.add_argument('--busy', type=int, default=0,
                    help='with --core: busy processes running beside')
+    p.add_argument('--clock', default='wall', choices=['wall', 'cpu'],
+                   help="with --core: 'wall' (perf_counter) or 'cpu' "
+                   '(process_time: CPU time of this process, not the time '
+                   'other processes hold the core; cache contention still '
+                   'counts)')
     p.add_argument('--_worker', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
@@ -276,11 +282,13 @@ def core_benchmark(args):
         times = {key: [] for key in keys}
         for key in keys:  # warm-up
             run(*key)
+        clock = time.process_time if args.clock == 'cpu' else \
+            time.perf_counter
         for _ in range(args.repeats):
             for key in keys:
-                t0 = time.perf_counter()
+                t0 = clock()
                 run(*key)
-                times[key].append(time.perf_counter() - t0)
+                times[key].append(clock() - t0)
     finally:
         for b in busy:
             b.terminate()
@@ -295,7 +303,8 @@ def core_benchmark(args):
     ref, hi = args.ref_frames, max(args.frames)
     print(f'SDHA product: {heads} heads, {tokens} tokens/frame, d={d}, '
           f'{args.threads} thread(s), {args.busy} busy process(es), '
-          f'median of {args.repeats} interleaved rounds')
+          f'median of {args.repeats} interleaved rounds ({args.clock} '
+          'clock)')
     header = (f"{'form':<6} {'T':>3} {'fwd ms':>9} {'fwd+bwd ms':>11} "
               f"{'fwd MB':>8} {'fwd+bwd MB':>11}")
     print(header)
