@@ -29,3 +29,32 @@ def test_softmax_reference_is_full_attention():
     torch.testing.assert_close(
         y, ref.reshape(1, 3, 2, 2, 8).permute(1, 0, 4, 2, 3),
         rtol=1e-5, atol=1e-5)
+
+
+def test_core_mode_compares_fast_and_literal_products(capsys, tmp_path):
+    bench = load_script('tools/analysis/benchmark_complexity.py')
+    res = bench.main(['--core', '--quick', '--json',
+                      str(tmp_path / 'core.json')])
+    out = capsys.readouterr().out
+    for form in ('fast', 'naive'):
+        assert f'{form}: T=4 vs T=2: forward' in out
+    assert set(res) == {(f, T, m) for f in ('fast', 'naive')
+                        for T in (2, 4) for m in ('fwd', 'fwdbwd')}
+    # quick sizes: 2 heads x 64 tokens x 8 channels = 4 KiB per tensor;
+    # the literal forward allocates 2q-1 beside its output, the fast one
+    # only the output (plus d x d matrices)
+    nd = 2 * 64 * 8 * 4
+    assert res[('naive', 4, 'fwd')]['peak_bytes'] >= 2 * nd
+    assert nd <= res[('fast', 4, 'fwd')]['peak_bytes'] < 2 * nd
+    assert (tmp_path / 'core.json').is_file()
+
+
+def test_peak_bytes_counts_new_storages_only():
+    bench = load_script('tools/analysis/benchmark_complexity.py')
+    x = torch.ones(256)
+    with bench.PeakBytes([x]) as peak:
+        y = x[:128] * 2          # 512 bytes, live
+        del y
+        z = torch.ones(64)       # 256 bytes after y was freed
+    assert peak.peak == 512 and peak.live == 256
+    del z

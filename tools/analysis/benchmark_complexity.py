@@ -16,10 +16,23 @@ measurement runs in a fresh subprocess so that peak memory (resident set
 growth over the baseline taken just before the measured call; on CUDA the
 allocator's peak) is not polluted by the others.
 
+With ``--core`` it measures instead the SDHA product alone,
+:func:`~mmsvf.models.attention.core.hamming_attention` against its literal
+form ``(2q − 1)·((2k − 1)ᵀv)`` on ``(1, heads, T·tokens, dim/heads)``
+spikes: every T (and both forms) interleaved in one process, ``--repeats``
+rounds, medians (``--clock``), ``--threads`` threads, and the peak of the
+bytes the products allocate (tensors created inside the call, freed or
+not). With
+``--busy N`` it first starts ``N`` processes that keep one core busy each
+(a matmul loop on a 2 MB working set), to see how the cost scales when the
+shared cache is contended.
+
 Example::
 
     python tools/analysis/benchmark_complexity.py
     python tools/analysis/benchmark_complexity.py --quick
+    python tools/analysis/benchmark_complexity.py --core --tokens-hw 14 \
+        --frames 8 32 --repeats 15 [--busy 1]
 """
 import argparse
 import json
@@ -53,6 +66,18 @@ def parse_args(argv=None):
                    help='measure in this process (faster; peak memory is '
                    'then only indicative)')
     p.add_argument('--json', default=None, help='write results here')
+    p.add_argument('--core', action='store_true',
+                   help='time the SDHA product alone (fast and literal '
+                   'form), see above')
+    p.add_argument('--threads', type=int, default=1,
+                   help='torch threads for --core')
+    p.add_argument('--busy', type=int, default=0,
+                   help='with --core: busy processes running beside')
+    p.add_argument('--clock', default='wall', choices=['wall', 'cpu'],
+                   help="with --core: 'wall' (perf_counter) or 'cpu' "
+                   '(process_time: CPU time of this process, not the time '
+                   'other processes hold the core; cache contention still '
+                   'counts)')
     p.add_argument('--_worker', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
@@ -161,6 +186,152 @@ def worker(spec, args):
     print(json.dumps(dict(seconds=seconds, peak_bytes=peak)))
 
 
+# ------------------------------------------------------------- core mode
+class PeakBytes:
+    """Peak bytes of the tensor storages created while it is active.
+
+    A dispatch mode sees every tensor an operator returns; a finalizer on
+    each new storage subtracts its size when it is freed. The storages of
+    ``existing`` tensors (the inputs, and so their views) are not counted.
+    """
+
+    def __init__(self, existing=()):
+        from torch.utils._python_dispatch import TorchDispatchMode
+        tracker = self
+        self.live = self.peak = 0
+        self._seen = set()
+        self._existing = {id(t.untyped_storage()) for t in existing}
+
+        class _Mode(TorchDispatchMode):
+
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                tracker._record(out)
+                return out
+
+        self._mode = _Mode()
+
+    def _record(self, out):
+        import weakref
+
+        from torch.utils._pytree import tree_flatten
+        for t in tree_flatten(out)[0]:
+            if not isinstance(t, torch.Tensor):
+                continue
+            st = t.untyped_storage()
+            key = id(st)
+            if key in self._seen or key in self._existing:
+                continue
+            self._seen.add(key)
+            self.live += st.nbytes()
+            self.peak = max(self.peak, self.live)
+            weakref.finalize(st, self._free, key, st.nbytes())
+
+    def _free(self, key, nbytes):
+        self._seen.discard(key)
+        self.live -= nbytes
+
+    def __enter__(self):
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._mode.__exit__(*exc)
+
+
+def _busy_loop():
+    torch.set_num_threads(1)
+    a = torch.randn(512, 512)  # 1 MB each: a and the product share the LLC
+    while True:
+        a = torch.tanh(a @ a * 1e-3)
+
+
+def core_benchmark(args):
+    import statistics
+
+    from mmsvf.models.attention.core import (
+        hamming_attention,
+        hamming_attention_naive,
+    )
+    torch.set_num_threads(args.threads)
+    forms = dict(fast=hamming_attention, naive=hamming_attention_naive)
+    heads, d = args.heads, args.dim // args.heads
+    tokens = args.tokens_hw ** 2
+    data = {}
+    for T in args.frames:
+        q, k, v = (torch.randint(0, 2, (1, heads, T * tokens, d)).float()
+                   .requires_grad_() for _ in range(3))
+        data[T] = (q, k, v, torch.randn_like(q))
+
+    def run(form, T, mode):
+        q, k, v, g = data[T]
+        if mode == 'fwd':
+            with torch.no_grad():
+                return forms[form](q, k, v)
+        out = forms[form](q, k, v)
+        return torch.autograd.grad(out, (q, k, v), g)
+
+    import multiprocessing as mp
+    busy = [mp.get_context('spawn').Process(target=_busy_loop, daemon=True)
+            for _ in range(args.busy)]
+    for b in busy:
+        b.start()
+    try:
+        keys = [(f, T, m) for T in args.frames for f in forms
+                for m in ('fwd', 'fwdbwd')]
+        times = {key: [] for key in keys}
+        for key in keys:  # warm-up
+            run(*key)
+        clock = time.process_time if args.clock == 'cpu' else \
+            time.perf_counter
+        for _ in range(args.repeats):
+            for key in keys:
+                t0 = clock()
+                run(*key)
+                times[key].append(clock() - t0)
+    finally:
+        for b in busy:
+            b.terminate()
+            b.join()
+    results = {}
+    for key in keys:
+        with PeakBytes(data[key[1]]) as peak:
+            run(*key)
+        results[key] = dict(seconds=statistics.median(times[key]),
+                            best_seconds=min(times[key]),
+                            peak_bytes=peak.peak)
+    ref, hi = args.ref_frames, max(args.frames)
+    print(f'SDHA product: {heads} heads, {tokens} tokens/frame, d={d}, '
+          f'{args.threads} thread(s), {args.busy} busy process(es), '
+          f'median of {args.repeats} interleaved rounds ({args.clock} '
+          'clock)')
+    header = (f"{'form':<6} {'T':>3} {'fwd ms':>9} {'fwd+bwd ms':>11} "
+              f"{'fwd MB':>8} {'fwd+bwd MB':>11}")
+    print(header)
+    print('-' * len(header))
+    for form in forms:
+        for T in args.frames:
+            f, fb = results[(form, T, 'fwd')], results[(form, T, 'fwdbwd')]
+            print(f'{form:<6} {T:>3} {f["seconds"] * 1e3:>9.2f} '
+                  f'{fb["seconds"] * 1e3:>11.2f} '
+                  f'{f["peak_bytes"] / 2**20:>8.2f} '
+                  f'{fb["peak_bytes"] / 2**20:>11.2f}')
+    for form in forms:
+        rf, rfb, bf, bfb = (results[(form, hi, m)][s] /
+                            results[(form, ref, m)][s]
+                            for s in ('seconds', 'best_seconds')
+                            for m in ('fwd', 'fwdbwd'))
+        print(f'{form}: T={hi} vs T={ref}: forward {rf:.2f}x, '
+              f'forward+backward {rfb:.2f}x (best of rounds: {bf:.2f}x, '
+              f'{bfb:.2f}x; linear would be {hi / ref:.1f}x)')
+    if args.json:
+        from mmsvf.utils.fileio import atomic_write
+        text = json.dumps({f'{f}:{T}:{m}': v
+                           for (f, T, m), v in results.items()}, indent=1)
+        atomic_write(args.json, lambda f: f.write(text.encode()))
+    return results
+
+
 # ----------------------------------------------------------------- driver
 def run_one(spec, argv, args):
     if args.in_process:
@@ -184,6 +355,8 @@ def main(argv=None):
     if args._worker:
         torch.manual_seed(0)
         return worker(args._worker, args)
+    if args.core:
+        return core_benchmark(args)
     kinds = [('sdha', 'SDHA joint attention (linear)'),
              ('softmax', 'softmax joint attention'),
              ('backbone', 'SpikeVideoFormer backbone')]

@@ -25,11 +25,95 @@ def hamming_attention(q, k, v):
     this is ``2d·(f_H − ½)`` weighted sums of values, ``f_H`` the normalised
     Hamming similarity. Scaling is the caller's.
 
+    The ``±1`` spikes are never formed: expanding with column sums,
+    ``(2k − 1)ᵀv = 2·kᵀv − 1ᵀv`` and ``(2q − 1)·M = q·(2M) − 1·(1ᵀM)``,
+    so no ``(..., N, d)`` temporary is allocated (or saved for backward)
+    beside the inputs and the output, only ``d × d`` matrices and
+    ``d``-vectors. On spikes every intermediate is an integer, so the result
+    is bit for bit that of :func:`hamming_attention_naive` as long as the
+    naive form is exact itself (integer sums below ``2^24`` in float32);
+    gradients agree to float rounding (bit for bit where the upstream
+    gradient holds integers). Half-precision inputs (which round such sums)
+    take the literal form.
+
     Args:
-        q, k, v (Tensor): spikes in ``{0, 1}`` of shape ``(..., N, d)``.
+        q, k, v (Tensor): spikes in ``{0, 1}`` (or small integers) of shape
+            ``(..., N, d)``.
 
     Returns:
         Tensor: ``(..., N, d)``.
+    """
+    if q.is_floating_point() and torch.finfo(q.dtype).bits < 32:
+        # bfloat16 / float16 round integer sums above 2^8 / 2^11, and the
+        # two forms would round at different places: keep the literal one
+        # (SpikeLinearAttention always calls in float32 or float64)
+        return hamming_attention_naive(q, k, v)
+    return _HammingFunction.apply(q, k, v)
+
+
+def _pm_left(a, m):
+    """``(2a − 1) @ m`` as ``a @ 2m − 1·(1ᵀm)``, without forming ``2a − 1``.
+
+    ``a: (..., N, d)``, ``m: (..., d, e)`` → ``(..., N, e)``; the in-place
+    update is on a fresh matmul output.
+    """
+    return torch.matmul(a, m * 2).sub_(m.sum(-2, keepdim=True))
+
+
+def _pm_right_t(a, m):
+    """``(2a − 1)ᵀ @ m`` as ``2·aᵀm − (1ᵀm)``, without forming ``2a − 1``.
+
+    ``a: (..., N, d)``, ``m: (..., N, e)`` → ``(..., d, e)``.
+    """
+    return torch.matmul(a.transpose(-2, -1), m).mul_(2).sub_(
+        m.sum(-2, keepdim=True))
+
+
+class _HammingFunction(torch.autograd.Function):
+    """``(2q − 1)·((2k − 1)ᵀv)`` and its gradients, all temporary-free.
+
+    With ``M = (2k − 1)ᵀv`` and ``G = (2q − 1)ᵀ·grad``: ``dq = 2·grad·Mᵀ``,
+    ``dk = 2·v·Gᵀ``, ``dv = (2k − 1)·G``: the same column-sum expansion, so
+    backward holds the three gradients and ``d × d`` matrices only (the
+    literal form also saves ``2q − 1`` and ``2k − 1`` for backward).
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v):
+        kv = _pm_right_t(k, v)
+        ctx.save_for_backward(q, k, v, kv)
+        return _pm_left(q, kv)
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, k, v, kv = ctx.saved_tensors
+        need_q, need_k, need_v = ctx.needs_input_grad
+        dq = dk = dv = None
+        if need_q:
+            dq = torch.matmul(grad, kv.transpose(-2, -1) * 2)
+        if need_k or need_v:
+            g_kv = _pm_right_t(q, grad)
+            if need_k:
+                dk = torch.matmul(v, g_kv.transpose(-2, -1) * 2)
+            if need_v:
+                dv = _pm_left(k, g_kv)
+        # broadcast batch dimensions: sum the gradient back to each shape
+        return tuple(
+            None if d is None else _sum_to(d, t.shape)
+            for d, t in zip((dq, dk, dv), (q, k, v)))
+
+
+def _sum_to(grad, shape):
+    if grad.shape == shape:
+        return grad
+    return grad.sum_to_size(shape)
+
+
+def hamming_attention_naive(q, k, v):
+    """:func:`hamming_attention` written as ``(2q − 1) · ((2k − 1)ᵀ v)``.
+
+    The literal form, with its two ``(..., N, d)`` temporaries; kept as the
+    reference the fast form is tested and benchmarked against.
     """
     kv = (2 * k - 1).transpose(-2, -1) @ v
     return (2 * q - 1) @ kv

@@ -10,16 +10,22 @@ one of :data:`CONCRETE_BACKENDS`:
 * ``'inductor'``: the same scans compiled by ``torch.compile`` (C++ on CPU,
   Triton on GPU; the first call compiles);
 * ``'reference'``: the per-step autograd loop (SpikingJelly's order of
-  operations), the ground truth of the tests.
+  operations), the ground truth of the tests;
+* ``'triton'``: fused Triton kernels (:mod:`.triton_kernels`) registered as
+  torch custom ops, CUDA float32/bfloat16/float16 tensors (CPU tensors too
+  under ``TRITON_INTERPRET=1``, the Triton interpreter the tests use).
 
 ``'auto'`` picks ``'numba'`` for CPU float32/64 tensors when Numba is
-installed, else ``'torch'``. Inside code that ``torch.compile`` traces, the
-default, ``'auto'`` and ``'numba'`` run ``'torch'`` (Numba kernels are opaque
-to the tracer).
+installed, ``'triton'`` for CUDA float32/bfloat16/float16 tensors when
+Triton is installed, else ``'torch'``. Inside code that ``torch.compile``
+traces, the default, ``'auto'`` and ``'numba'`` run ``'torch'`` (Numba
+kernels are opaque to the tracer), or ``'triton'`` where ``'auto'`` would
+pick it (a custom op, which the compiler keeps in its graph as one node).
 
 :func:`neuron_backend` answers which backend runs for a device and dtype;
 :func:`available_backends` lists those this installation can run.
 """
+import importlib.util
 import os
 
 import torch
@@ -33,24 +39,44 @@ __all__ = ['NEURON_BACKENDS', 'CONCRETE_BACKENDS', 'BACKEND_ENV',
 #: environment variable holding the process-wide default backend
 BACKEND_ENV = 'MMSVF_NEURON_BACKEND'
 #: the implementations that can run
-CONCRETE_BACKENDS = ('numba', 'torch', 'inductor', 'reference')
+CONCRETE_BACKENDS = ('numba', 'torch', 'inductor', 'reference', 'triton')
 #: what a neuron may ask for: a concrete backend or ``'auto'``
 NEURON_BACKENDS = ('auto', ) + CONCRETE_BACKENDS
 _NUMBA_DTYPES = (torch.float32, torch.float64)
+_TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+#: whether the ``triton`` package is installed (the kernels module itself is
+#: imported on first use only)
+TRITON_AVAILABLE = importlib.util.find_spec('triton') is not None
+
+
+def triton_interpreted():
+    """True when ``$TRITON_INTERPRET`` runs Triton kernels on the CPU."""
+    return os.environ.get('TRITON_INTERPRET', '0') not in ('', '0')
+
+
+def _triton_runs(device, dtype):
+    if not TRITON_AVAILABLE or dtype not in _TRITON_DTYPES:
+        return False
+    kind = torch.device(device).type
+    return kind == 'cuda' or (kind == 'cpu' and triton_interpreted())
 
 
 def available_backends():
     """The concrete backends this installation can run.
 
-    ``'numba'`` needs the ``numba`` package; the others need only torch
-    (``'inductor'`` compiles on first use, with a C++ compiler on CPU or
-    Triton on GPU).
+    ``'numba'`` needs the ``numba`` package; ``'triton'`` the ``triton``
+    package and a CUDA device (or ``TRITON_INTERPRET=1``); the others need
+    only torch (``'inductor'`` compiles on first use, with a C++ compiler on
+    CPU or Triton on GPU).
 
     Returns:
         tuple[str]: a subset of :data:`CONCRETE_BACKENDS`, in its order.
     """
+    triton = TRITON_AVAILABLE and (torch.cuda.is_available()
+                                   or triton_interpreted())
     return tuple(b for b in CONCRETE_BACKENDS
-                 if b != 'numba' or numba_kernels.NUMBA_AVAILABLE)
+                 if (b != 'numba' or numba_kernels.NUMBA_AVAILABLE) and (
+                     b != 'triton' or triton))
 
 
 def requested_backend(backend=None):
@@ -87,6 +113,9 @@ def resolve_backend(backend, device, dtype):
     """
     if backend in (None, 'auto', 'numba') and \
             torch.compiler.is_compiling():
+        if backend != 'numba' and torch.device(device).type == 'cuda' \
+                and _triton_runs(device, dtype):
+            return 'triton'
         return 'torch'
     backend = requested_backend(backend)
     if backend == 'auto':
@@ -94,7 +123,20 @@ def resolve_backend(backend, device, dtype):
                 and torch.device(device).type == 'cpu'
                 and dtype in _NUMBA_DTYPES):
             return 'numba'
+        if torch.device(device).type == 'cuda' and _triton_runs(
+                device, dtype):
+            return 'triton'
         return 'torch'
+    if backend == 'triton':
+        if not TRITON_AVAILABLE:
+            raise RuntimeError('neuron backend "triton" needs the triton '
+                               'package; install it or pick one of '
+                               f'{available_backends()}')
+        if not _triton_runs(device, dtype):
+            raise ValueError(
+                'neuron backend "triton" runs CUDA float32/bfloat16/float16 '
+                f'tensors (CPU ones under TRITON_INTERPRET=1); got a {dtype} '
+                f'tensor on {device} (use "auto")')
     if backend == 'numba':
         if not numba_kernels.NUMBA_AVAILABLE:
             raise RuntimeError('neuron backend "numba" needs the numba '

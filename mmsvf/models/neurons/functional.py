@@ -187,10 +187,12 @@ def lif_multistep(x, params=None, backend=None, **kwargs):
         x (Tensor): input current ``[T, ...]``, floating point.
         params (LIFParameters | None): the neuron (defaults when None).
         backend (str | None): ``'auto'`` (``'numba'`` for CPU float32/64,
-            else ``'torch'``), ``'numba'`` (fused CPU kernel), ``'torch'``
-            (fused eager scans, any device and dtype), ``'inductor'``
-            (``torch.compile``-fused scans: C++ on CPU, Triton on GPU) or
-            ``'reference'``; None = ``$MMSVF_NEURON_BACKEND`` or ``'auto'``
+            ``'triton'`` on CUDA with Triton installed, else ``'torch'``),
+            ``'numba'`` (fused CPU kernel), ``'torch'`` (fused eager scans,
+            any device and dtype), ``'inductor'`` (``torch.compile``-fused
+            scans: C++ on CPU, Triton on GPU), ``'triton'`` (fused Triton
+            kernels as torch custom ops) or ``'reference'``; None =
+            ``$MMSVF_NEURON_BACKEND`` or ``'auto'``
             (see :func:`~.backends.neuron_backend`).
         **kwargs: :class:`~.params.LIFParameters` fields (``tau``,
             ``v_threshold``, ``v_reset``, ``decay_input``, ``detach_reset``,
@@ -201,6 +203,9 @@ def lif_multistep(x, params=None, backend=None, **kwargs):
     backend = resolve_backend(backend, x.device, x.dtype)
     if backend == 'reference':
         return lif_multistep_reference(x, p)
+    if backend == 'triton':
+        from . import triton_kernels  # imports triton: only when asked
+        return triton_kernels.lif_triton(x, p)
     return _LIFFunction.apply(x.contiguous(), p, backend)
 
 
@@ -276,10 +281,20 @@ class _IntegerLIFFunction(torch.autograd.Function):
 
 def integer_lif_multistep(x, max_level=4, leak=0.25, stateful=True,
                           backend=None):
-    """Fused I-LIF over ``x: [T, ...]``; equals the reference path."""
+    """Fused I-LIF over ``x: [T, ...]``; equals the reference path.
+
+    ``backend``: ``'reference'`` runs the per-step loop, ``'triton'`` (and
+    ``'auto'`` on CUDA with Triton installed) the Triton kernels, any other
+    the fused torch scan.
+    """
     check_time_first(x)
-    if requested_backend(backend) == 'reference' or not stateful:
+    requested = requested_backend(backend)
+    if requested == 'reference' or not stateful:
         return integer_lif_multistep_reference(x, max_level, leak, stateful)
+    if requested in ('auto', 'triton') and resolve_backend(
+            requested, x.device, x.dtype) == 'triton':
+        from . import triton_kernels
+        return triton_kernels.integer_lif_triton(x, max_level, leak)
     return _IntegerLIFFunction.apply(x.contiguous(), float(max_level),
                                      float(leak))
 

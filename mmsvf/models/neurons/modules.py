@@ -107,7 +107,7 @@ class LIF(SpikingNeuron):
         alpha (float | None): surrogate sharpness; None = the surrogate's
             default (4.0 for sigmoid, 2.0 for atan).
         backend (str | None): ``'auto'``, ``'numba'``, ``'torch'``,
-            ``'inductor'`` or ``'reference'`` (see
+            ``'inductor'``, ``'triton'`` or ``'reference'`` (see
             :func:`~mmsvf.models.neurons.neuron_backend`); None =
             ``$MMSVF_NEURON_BACKEND`` or ``'auto'``.
         reset_each_step (bool): restart the membrane at every time step
@@ -165,8 +165,9 @@ class IntegerLIF(SpikingNeuron):
         leak (float): membrane leak of the stateful flavour. Default 0.25.
         normalize (bool): output ``s / D``. Default False.
         stateful (bool): temporal (True) or per-step (False). Default True.
-        backend (str | None): ``'reference'`` runs the per-step loop, any
-            other backend the fused scan.
+        backend (str | None): ``'reference'`` runs the per-step loop,
+            ``'triton'`` (and ``'auto'`` on CUDA with Triton installed) the
+            Triton kernels, any other backend the fused torch scan.
         reset_each_step (bool): as :class:`LIF`.
         v_threshold: accepted and ignored, so a backbone can ask any neuron
             for a threshold (I-LIF has none besides the quantiser).

@@ -9,6 +9,7 @@ from mmsvf.models.neurons import (
     NEURON_BACKENDS,
     IntegerLIF,
     available_backends,
+    backends,
     functional,
     neuron_backend,
     numba_kernels,
@@ -21,6 +22,7 @@ def test_available_backends(monkeypatch):
     assert ('numba' in available_backends()) == \
         numba_kernels.NUMBA_AVAILABLE
     monkeypatch.setattr(numba_kernels, 'NUMBA_AVAILABLE', False)
+    monkeypatch.setattr(backends, 'TRITON_AVAILABLE', False)
     assert available_backends() == ('torch', 'inductor', 'reference')
     assert NEURON_BACKENDS == ('auto', ) + CONCRETE_BACKENDS
 
@@ -31,9 +33,11 @@ def test_auto_picks_numba_for_cpu_float32_float64_only():
     assert neuron_backend('auto', 'cpu', torch.float64) == 'numba'
     for dtype in (torch.bfloat16, torch.float16):
         assert neuron_backend('auto', 'cpu', dtype) == 'torch'
-    # no CUDA needed to ask about a CUDA tensor
+    # no CUDA needed to ask about a CUDA tensor: Triton where installed
+    assert neuron_backend('auto', torch.device('cuda'), torch.float32) == (
+        'triton' if backends.TRITON_AVAILABLE else 'torch')
     assert neuron_backend('auto', torch.device('cuda'),
-                          torch.float32) == 'torch'
+                          torch.float64) == 'torch'
     for backend in ('torch', 'inductor', 'reference', 'numba'):
         assert neuron_backend(backend) == backend
 
