@@ -35,9 +35,14 @@ def test_all_pose_configs_load(repo_root):
         assert {m['type'] for m in cfg.val_evaluator} == {
             'mmsvf.SMPLPoseMetric', 'MPJPE'}
     by = {n: _load(repo_root, n) for n in names}
-    t32 = by['spikevideoformer-large_1xb8-t32-20e_mmhpsd-gray-256px.py']
+    t32 = by['spikevideoformer-large_1xb8-t32-25e_mmhpsd-gray-256px.py']
     assert t32.train_dataloader.dataset.clip_len == 32
     assert t32.test_dataloader.dataset.clip_len == 32
+    # HumanPoseTracking_SNN run_train.sh: 25 epochs, cosine T_max 26
+    assert t32.train_cfg.max_epochs == 25
+    (cos, ) = t32.param_scheduler
+    assert (cos.type, cos.T_max, cos.end) == ('CosineAnnealingLR', 26, 25)
+    assert t32.model.pool == 'spikes' and t32.model.head.detach_transl
     dot = by['spikevideoformer-large_dot-similarity_1xb8-t8-20e_mmhpsd-'
              'gray-256px.py']
     assert dot.model.backbone.similarity == 'dot'
