@@ -44,7 +44,7 @@ def _registered():
 
 def test_configs_found():
     names = {p.name for p in SEG.glob('*.py')}
-    assert len(PAPER) == 8 and CITY.name in names and TOY.name in names
+    assert len(PAPER) == 10 and CITY.name in names and TOY.name in names
 
 
 def test_paper_recipe():
@@ -109,7 +109,10 @@ def test_variants_differ_in_one_thing(path):
         if model.backbone.get(key) != base.backbone.get(key)
     }
     expected = {
-        'dot-similarity': {'similarity'},
+        'table6-dot-similarity': {'similarity'},
+        'table6-spatial-only-official-2d': {'attn_mode'},
+        'table6-spatial-only-hamming-reset': {'attn_mode',
+                                              'reset_each_frame'},
         'spatial-attn': {'attn_mode'},
         'fpn_lif': {'neuron'},
     }
@@ -120,6 +123,9 @@ def test_variants_differ_in_one_thing(path):
     elif 'plain-fpn-decoder' in path.name:
         assert (model.neck.type, model.decode_head.type) == ('FPN',
                                                              'FPNHead')
+    elif 'hamming-reset' in path.name:  # the decoder restarts too
+        assert model.decode_head.neuron.reset_each_step is True
+        assert model.neck.neuron.reset_each_step is True
     elif 'fpn_lif' in path.name:  # LIF in the decoder too
         assert model.decode_head.neuron == model.neck.neuron == dict(
             type='LIF')
