@@ -1,19 +1,27 @@
-# ImageNet-1K pre-training of SpikeVideoFormer-Small, stage B
-# (Meta-SpikeFormer main_finetune.py):
-# T = 4 (each image repeated 4 times by SpikeVideoFormerImage), initialised
-# from stage A's last checkpoint, 50 epochs, 8 GPUs x 24 images,
-# lr = blr 2e-5 x 192 / 256, 5 warm-up epochs, otherwise stage A's recipe.
+# ImageNet-1K pre-training of SpikeVideoFormer-Small, stage B (Meta-SpikeFormer
+# V2 main_finetune.py / train scripts): T = 4 (each image repeated 4 times by
+# SpikeVideoFormerImage), initialised from stage A's last checkpoint,
+# 50 epochs, 8 GPUs x 24 images, lr = blr 2e-5 x 192 / 256, 5 warm-up epochs,
+# otherwise stage A's recipe.
 #
-# Distillation head: Meta-SpikeFormer trains a second classifier `head_kd`
-# against a CaFormer-B36 teacher. mmsvf wires no teacher; with
-# `with_kd=True` the head_kd layer exists (so converted V2 KD checkpoints load
-# fully) and learns from the labels (SpikingClsHead docstring).
+# Hard distillation (V2: DeiT hard distillation from CaFormer-B36, alpha 0.5):
+# mmsvf.DistillRecognizer3D takes a frozen teacher (kept out of the
+# checkpoint) whose argmax labels train the second classifier head_kd.
+# Off by default (no teacher ships); switch it on with e.g.
+#   --cfg-options model.cls_head.with_kd=True \
+#     "+model.teacher.timm=caformer_b36.sail_in22k_ft_in1k"
+# (timm needs torchvision), +model.teacher.torchscript=TEACHER.pt, or
+# +model.teacher.config=CONFIG.py +model.teacher.checkpoint=CKPT.pth
+# (docs/pretrained_models.md, "Stage B distillation").
 _base_ = ['./spikevideoformer-small_8xb128-t1-200e_in1k.py']
 
 time_steps = 4
 model = dict(
+    type='mmsvf.DistillRecognizer3D',
+    # dict(): none; dict(timm=...) | dict(torchscript=...) | dict(config=...)
+    teacher=dict(),
     backbone=dict(time_steps=time_steps),
-    cls_head=dict(with_kd=False))
+    cls_head=dict(with_kd=False, kd_alpha=0.5))
 
 train_dataloader = dict(batch_size=24)
 val_dataloader = dict(batch_size=24)

@@ -7,4 +7,5 @@ from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .neurons import *  # noqa: F401,F403
 from .pose import *  # noqa: F401,F403
+from .recognizers import *  # noqa: F401,F403
 from .segmentors import *  # noqa: F401,F403

@@ -110,12 +110,34 @@ def test_cli_end_to_end_on_toy_config(tool, tmp_path, capsys):
 
 
 SEG_CONFIG = REPO / 'configs/segmentation/spikevideoformer/' \
+    'spikevideoformer-tiny_plain-fpn-decoder_1xb4-t4_toy-vspw.py'
+SPIKING_SEG_CONFIG = REPO / 'configs/segmentation/spikevideoformer/' \
     'spikevideoformer-tiny_fpn_1xb4-t4_toy-vspw.py'
 
 
+def test_cli_on_a_spiking_video_segmentor(tool, tmp_path):
+    """A time-first (spiking) decoder runs over all T frames, its
+    classifier on the key frame only; the whole segmentor is
+    spike-driven."""
+    reports = {t: tool.main([
+        str(SPIKING_SEG_CONFIG), '--input-shape', '1', '3', str(t), '32',
+        '32', '--check-spike-driven', '--out', str(tmp_path / f't{t}')])
+        for t in (1, 2)}
+    one, two = (reports[t].groups for t in (1, 2))
+    for part in ('backbone', 'neck'):
+        assert two[part]['dense_macs'] == 2 * one[part]['dense_macs']
+    seg = {t: next(r for r in reports[t].layers
+                   if r['name'] == 'decode_head.conv_seg')
+           for t in (1, 2)}
+    assert seg[2]['dense_macs'] == seg[1]['dense_macs']
+    assert reports[2].spike_driven['passed']
+    assert reports[2].stem == ['backbone.downsample1_1.encode_conv']
+
+
 def test_cli_on_a_video_segmentor(tool, tmp_path, capsys):
-    """Segmentors are counted as their test loop runs them: backbone over
-    all T frames, neck and head on the key frame only."""
+    """Segmentors with a per-frame (mmseg) decoder are counted as their test
+    loop runs them: backbone over all T frames, neck and head on the key
+    frame only."""
     reports = {}
     for t in (1, 2):
         reports[t] = tool.main([

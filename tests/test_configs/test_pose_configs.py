@@ -25,7 +25,7 @@ def _load(repo_root, name):
 
 def test_all_pose_configs_load(repo_root):
     names = sorted(p.name for p in (repo_root / CFG_DIR).glob('*.py'))
-    assert LARGE_T8 in names and TOY in names and len(names) == 5
+    assert LARGE_T8 in names and TOY in names and len(names) == 6
     for name in names:
         cfg = _load(repo_root, name)
         assert cfg.default_scope == 'mmpose'
@@ -35,16 +35,27 @@ def test_all_pose_configs_load(repo_root):
         assert {m['type'] for m in cfg.val_evaluator} == {
             'mmsvf.SMPLPoseMetric', 'MPJPE'}
     by = {n: _load(repo_root, n) for n in names}
-    t32 = by['spikevideoformer-large_1xb8-t32-20e_mmhpsd-gray-256px.py']
+    t32 = by['spikevideoformer-large_1xb8-t32-25e_mmhpsd-gray-256px.py']
     assert t32.train_dataloader.dataset.clip_len == 32
     assert t32.test_dataloader.dataset.clip_len == 32
-    dot = by['spikevideoformer-large_dot-similarity_1xb8-t8-20e_mmhpsd-'
+    # HumanPoseTracking_SNN run_train.sh: 25 epochs, cosine T_max 26
+    assert t32.train_cfg.max_epochs == 25
+    (cos, ) = t32.param_scheduler
+    assert (cos.type, cos.T_max, cos.end) == ('CosineAnnealingLR', 26, 25)
+    assert t32.model.pool == 'spikes' and t32.model.head.detach_transl
+    dot = by['spikevideoformer-large_table6-dot-similarity_1xb8-t8-20e_mmhpsd-'
              'gray-256px.py']
     assert dot.model.backbone.similarity == 'dot'
-    spatial = by['spikevideoformer-large_spatial-only_1xb8-t8-20e_mmhpsd-'
-                 'gray-256px.py']
+    # Table 6 'spatial-only', mmsvf's reading and the official '2D'
+    spatial = by['spikevideoformer-large_table6-spatial-only-hamming-reset_'
+                 '1xb8-t8-20e_mmhpsd-gray-256px.py']
     assert spatial.model.backbone.attn_mode == 'spatial'
     assert spatial.model.backbone.reset_each_frame is True
+    assert spatial.model.pool_neuron.reset_each_step is True
+    official = by['spikevideoformer-large_table6-spatial-only-official-2d_'
+                  '1xb8-t8-20e_mmhpsd-gray-256px.py']
+    assert official.model.backbone.attn_mode == '2D'
+    assert official.model.backbone.reset_each_frame is False
     t8 = by[LARGE_T8]
     assert t8.train_dataloader.batch_size == 8
     assert t8.train_cfg.max_epochs == 20

@@ -92,7 +92,10 @@ def test_configs_build(name, expected):
     with torch.device('meta'):
         model = MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()) == expected
-    assert type(model).__name__ == 'Recognizer3D'
+    # stage B: Recognizer3D with the distillation option (no teacher set)
+    assert type(model).__name__ == ('DistillRecognizer3D' if name in
+                                    STAGE_B.values() else 'Recognizer3D')
+    assert getattr(model, 'teacher', None) is None
     assert type(model.backbone).__name__ == 'SpikeVideoFormerImage'
 
 

@@ -21,6 +21,8 @@ MOTION = 'configs/recognition/spikevideoformer/' \
     'spikevideoformer-tiny_1xb8-t8_toy-motion.py'
 VSPW = 'configs/segmentation/spikevideoformer/' \
     'spikevideoformer-tiny_fpn_1xb4-t4_toy-vspw.py'
+VSPW_PLAIN = 'configs/segmentation/spikevideoformer/' \
+    'spikevideoformer-tiny_plain-fpn-decoder_1xb4-t4_toy-vspw.py'
 MMHPSD = 'configs/pose/spikevideoformer/' \
     'spikevideoformer-tiny_1xb4-t4_toy-mmhpsd.py'
 
@@ -90,14 +92,18 @@ def _losses(runner, key):
     return runner.message_hub.get_scalar(f'train/{key}').data[0]
 
 
-def test_vspw_toy_recipe_lowers_the_loss(repo_root, tmp_path):
+# measured here (last 5 / first 5 losses): spiking decoder 0.77 (it starts
+# nearly silent, docs/segmentation.md), plain decoder 0.41; 0.99 with lr = 0
+@pytest.mark.parametrize('config,ratio', [(VSPW, 0.85), (VSPW_PLAIN, 0.7)],
+                         ids=['spiking-decoder', 'plain-decoder'])
+def test_vspw_toy_recipe_lowers_the_loss(repo_root, tmp_path, config, ratio):
     """40 iterations of the toy segmentation recipe (AdamW, neck/head lr x2,
     warm-up + poly, compressed) on 2 generated videos."""
     gen = load_script('tools/data/generate_toy_vspw.py')
     root = str(tmp_path / 'toy')
     gen.main(['--out', root, '--num-train', '2', '--num-val', '1',
               '--frames', '8', '--size', '32'])
-    cfg = Config.fromfile(str(repo_root / VSPW))
+    cfg = Config.fromfile(str(repo_root / config))
     cfg.train_dataloader.dataset.data_root = root
     cfg.train_dataloader.batch_size = 2
     scheds = _compress_schedule(cfg, 40)
@@ -113,8 +119,7 @@ def test_vspw_toy_recipe_lowers_the_loss(repo_root, tmp_path):
     losses = _losses(runner, 'decode.loss_ce')
     assert len(losses) == 40
     first, last = losses[:5].mean(), losses[-5:].mean()
-    # measured here: 0.41 of the first 5; 0.99 with lr = 0
-    assert last < 0.7 * first, losses.tolist()
+    assert last < ratio * first, losses.tolist()
 
 
 def test_mmhpsd_toy_recipe_lowers_the_loss(repo_root, tmp_path):

@@ -16,7 +16,9 @@ model would cost MJ per clip (e.g. a paper's figure).
 
 Video recognizers (mmaction) are counted up to the class logits; video
 segmentors (``mmsvf.VideoEncoderDecoder``) as in their test loop: the
-backbone over all T frames, neck and decode head on the key frame only.
+backbone over all T frames; a per-frame (mmseg) neck and decode head on the
+key frame only; a time-first (spiking) neck and head over all T frames (their
+neurons integrate over the clip), the classifier on the key frame.
 
 Outputs under ``--out`` (default ``work_dirs/energy/<config name>``):
 ``<mode>_energy.json``, ``<mode>_layers.csv`` and

@@ -12,6 +12,7 @@ result, the minimum, the median and the wall time::
     python tools/analysis/toy_seeds.py motion-spatial --seeds 0 1 2
     python tools/analysis/toy_seeds.py motion --seeds 0 1 2 --data-seed 1
     python tools/analysis/toy_seeds.py vspw --seeds 0 1 2
+    python tools/analysis/toy_seeds.py vspw-plain-decoder --seeds 0 1 2
     python tools/analysis/toy_seeds.py mmhpsd --seeds 0 1 2
 
 Toys and their metric:
@@ -22,6 +23,7 @@ toy             job                                                     metric
 motion          ``make demo`` (toy-motion, temporal model)              top-1
 motion-spatial  the same data, spatial-only control config              top-1
 vspw            toy VSPW segmentation (docs/segmentation.md)            mIoU
+vspw-plain-...  the same with the plain (non-spiking) FPN decoder       mIoU
 mmhpsd          toy MMHPSD pose tracking (docs/pose.md)                 MPJPE
 ==============  ======================================================  =====
 
@@ -48,6 +50,8 @@ CFG = {
     'spikevideoformer-tiny_spatial-only_1xb8-t8_toy-motion.py',
     'vspw': 'configs/segmentation/spikevideoformer/'
     'spikevideoformer-tiny_fpn_1xb4-t4_toy-vspw.py',
+    'vspw-plain-decoder': 'configs/segmentation/spikevideoformer/'
+    'spikevideoformer-tiny_plain-fpn-decoder_1xb4-t4_toy-vspw.py',
     'mmhpsd': 'configs/pose/spikevideoformer/'
     'spikevideoformer-tiny_1xb4-t4_toy-mmhpsd.py',
 }
@@ -55,15 +59,19 @@ GENERATOR = {
     'motion': 'tools/data/generate_toy_videos.py',
     'motion-spatial': 'tools/data/generate_toy_videos.py',
     'vspw': 'tools/data/generate_toy_vspw.py',
+    'vspw-plain-decoder': 'tools/data/generate_toy_vspw.py',
     'mmhpsd': 'tools/data/generate_toy_mmhpsd.py',
 }
 DATA_NAME = {'motion': 'toy_motion', 'motion-spatial': 'toy_motion',
-             'vspw': 'toy_vspw', 'mmhpsd': 'toy_mmhpsd'}
+             'vspw': 'toy_vspw', 'vspw-plain-decoder': 'toy_vspw',
+             'mmhpsd': 'toy_mmhpsd'}
 #: metrics printed by tools/test.py, per toy: (log key, name, scale, better)
 METRICS = {
     'motion': [('acc/top1', 'top-1 %', 100.0, 'max')],
     'motion-spatial': [('acc/top1', 'top-1 %', 100.0, 'max')],
     'vspw': [('mIoU', 'mIoU', 1.0, 'max'), ('mVC8', 'mVC8', 1.0, 'max')],
+    'vspw-plain-decoder': [('mIoU', 'mIoU', 1.0, 'max'),
+                           ('mVC8', 'mVC8', 1.0, 'max')],
     'mmhpsd': [('smpl/MPJPE', 'MPJPE mm', 1.0, 'min'),
                ('smpl/PA-MPJPE', 'PA-MPJPE mm', 1.0, 'min')],
 }

@@ -1,7 +1,8 @@
-# SpikeVideoFormer-Large SMPL pose & shape tracker (head of
-# HumanPoseTracking_SNN) for grey-scale MMHPSD clips. Use under
-# default_scope='mmpose' (mmsvf types are named 'mmsvf.X'; their nested parts
-# resolve in mmsvf's scope).
+# SpikeVideoFormer-Large SMPL pose & shape tracker for grey-scale MMHPSD
+# clips (arXiv 2505.10352 §4, Table 3; head, losses and loss weights of the
+# first author's JimmyZou/HumanPoseTracking_SNN, docs/faithfulness.md).
+# Use under default_scope='mmpose' (mmsvf types are named 'mmsvf.X'; their
+# nested parts resolve in mmsvf's scope).
 #
 # The SMPL body model is licence-gated and NOT shipped: download SMPL for
 # Python (v1.1.0) from https://smpl.is.tue.mpg.de and point
@@ -28,6 +29,10 @@ model = dict(
         in_channels=1,  # grey-scale frames
         out_indices=(3, ),
         with_cp=False),
+    # per-frame spike rates of the last map, as HumanPoseTracking_SNN pools
+    # the spikes of its last spiking layer ('membrane': mean of the map)
+    pool='spikes',
+    pool_neuron=dict(type='LIF'),
     head=dict(
         type='mmsvf.SMPLRegressionHead',
         in_channels=640,
@@ -37,6 +42,8 @@ model = dict(
         # init_transl to the training set's mean translation (docs/pose.md)
         init_global_orient=(3.1416, 0., 0.),
         init_transl=(0., 0., 0.),
+        # joints + transl.detach(), as HumanPoseTracking_SNN's SpikePoseNet
+        detach_transl=True,
         smpl_cfg=dict(type='SMPLLayer', model_path='data/smpl/SMPL_MALE.pkl'),
         loss_rot=dict(type='GeodesicRotationLoss', loss_weight=10.),
         loss_transl=dict(type='PoseMSELoss', loss_weight=50.),

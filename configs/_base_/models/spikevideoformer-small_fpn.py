@@ -1,8 +1,14 @@
-# SpikeVideoFormer-Small video segmentor (Meta-SpikeFormer seg.): Semantic-FPN
-# (mmseg FPN neck + FPNHead, out/head channels 128, dropout 0.1) on the four
-# backbone stages (strides 2, 4, 8, 16; channels 32, 64, 128, 360).
-# mmsvf.VideoEncoderDecoder runs the backbone once per clip (B, T, C, H, W),
-# folds T into the batch for neck and head and decodes the annotated frames.
+# SpikeVideoFormer-Small video segmentor (arXiv 2505.10352 §4 video semantic
+# segmentation): a spike-driven Semantic-FPN decoder in Meta-SpikeFormer V2's
+# design (segmentation code: necks/fpn.py FPN_SNN, decode_heads/fpn_head.py
+# FPNHead_SNN; a neuron before every conv, a final decode_lif, no ReLU) on the
+# four backbone stages (strides 2, 4, 8, 16; channels 32, 64, 128, 360),
+# neck out / head channels 128, dropout 0.1.
+# mmsvf.VideoEncoderDecoder runs the backbone once per clip (B, T, C, H, W);
+# the spiking neck and head take the time-first maps [T, B, C, h, w] of the
+# whole clip (their neurons integrate over the frames, from rest in every
+# clip) and classify the annotated frames. The plain mmseg FPN + FPNHead
+# (BN + ReLU) is the ablation config *_plain-fpn-decoder_*.
 # Use under default_scope='mmseg'.
 custom_imports = dict(
     imports=['mmsvf.models', 'mmsvf.datasets', 'mmsvf.evaluation',
@@ -39,18 +45,20 @@ model = dict(
         init_cfg=None),  # ImageNet weights: init_cfg=dict(type='Pretrained',
     #                      checkpoint=..., prefix='backbone.')
     neck=dict(
-        type='FPN',
+        type='mmsvf.SpikingFPN',
         in_channels=[32, 64, 128, 360],
         out_channels=128,
-        num_outs=4),
+        num_outs=4,
+        neuron=dict(type='LIF')),
     decode_head=dict(
-        type='FPNHead',
+        type='mmsvf.SpikingFPNHead',
         in_channels=[128, 128, 128, 128],
         in_index=[0, 1, 2, 3],
         feature_strides=[2, 4, 8, 16],
         channels=128,
         dropout_ratio=0.1,
         num_classes=19,
+        neuron=dict(type='LIF'),
         norm_cfg=norm_cfg,
         align_corners=False,
         loss_decode=dict(

@@ -1,8 +1,9 @@
-# SpikeVideoFormer-Small + Semantic-FPN on VSPW (124 classes): LIF neurons,
-# Hamming attention over all T*H*W tokens, clips of T = 4 frames ending at each
-# annotated frame, 480x480 crops, 8 GPUs x 1 clip, AdamW 160k iterations.
-# Reported: 37.9 mIoU (paper §4; mVC not reported there). Evaluates mIoU and
-# mVC8 / mVC16. Start from ImageNet weights.
+# SpikeVideoFormer-Small + spiking Semantic-FPN on VSPW (124 classes): LIF
+# neurons in the backbone and the decoder, Hamming attention over all T*H*W
+# tokens, clips of T = 4 frames ending at each annotated frame, 480x480
+# crops, 8 GPUs x 1 clip, AdamW 160k iterations. Reported: 37.9 mIoU
+# (arXiv 2505.10352 §4, VSPW table). Evaluates mIoU and mVC8 / mVC16. Start
+# from ImageNet weights (model.backbone.init_cfg).
 # AMP fp16 (AmpOptimWrapper, GPU only; see the schedule base for CPU).
 _base_ = [
     '../../_base_/models/spikevideoformer-small_fpn.py',

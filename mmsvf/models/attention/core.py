@@ -5,6 +5,8 @@ Both functions evaluate right to left, ``Q·(KᵀV)``: the ``d × d`` matrix
 ``KᵀV`` is formed per head and the ``N × N`` score matrix never is, so the
 cost is ``O(N·d²)`` — linear in the number of tokens ``N = T·H·W``.
 """
+import functools
+
 import torch
 from torch import nn
 
@@ -14,7 +16,12 @@ from ..neurons.spike_storage import (
     spike_format,
 )
 
-__all__ = ['hamming_attention', 'dot_attention', 'SpikeLinearAttention']
+__all__ = ['hamming_attention', 'dot_attention', 'SpikeLinearAttention',
+           'thermometer_expand', 'expanded_hamming_attention',
+           'INTEGER_QK_MODES']
+
+#: how Hamming attention reads integer Q/K spikes (``SpikeLinearAttention``)
+INTEGER_QK_MODES = ('linear', 'expand')
 
 
 def hamming_attention(q, k, v):
@@ -131,6 +138,64 @@ def dot_attention(q, k, v):
     return q @ (k.transpose(-2, -1) @ v)
 
 
+def thermometer_expand(s, max_level, normalized=False):
+    """Integer spikes → ``D`` binary sub-steps per channel (thermometer code).
+
+    Channel ``c`` with value ``s_c ∈ {0..D}`` becomes the ``D`` bits
+    ``c·D + j`` (``j = 0..D-1``) with bit ``j`` set iff ``j < s_c``: the
+    sub-steps of SpikeYOLO's integer-to-binary conversion
+    (:func:`~mmsvf.models.neurons.expand_integer_spikes`), laid along the
+    channel axis. Bitwise, ``d_H(q̃, k̃) = ‖q − k‖₁``.
+
+    Backward is straight-through: each bit passes ``1 / D`` of its gradient
+    to ``s`` (the bits sum to ``s``, so linear uses of the sum keep their
+    gradient).
+
+    Args:
+        s (Tensor): ``(..., d)`` values ``0..D`` (``k / D`` if
+            ``normalized``).
+        max_level (int): D.
+        normalized (bool): ``s`` holds ``k / D``.
+
+    Returns:
+        Tensor: ``(..., d·D)`` of 0/1 in ``s.dtype``.
+    """
+    D = int(max_level)
+    level = s * D if normalized else s
+    # exact levels even when s / D was rounded in float
+    hard = torch.round(level.detach())
+    steps = torch.arange(D, device=s.device, dtype=s.dtype)
+    bits = (hard.unsqueeze(-1) > steps).to(s.dtype)
+    if level.requires_grad:
+        bits = bits + ((level - level.detach()) / D).unsqueeze(-1)
+    return bits.flatten(-2)
+
+
+def expanded_hamming_attention(q, k, v, max_level, normalized=False):
+    """Hamming attention of integer Q/K over their binary sub-steps.
+
+    ``Q̃, K̃ = thermometer_expand(Q), thermometer_expand(K)`` (``d·D``
+    bits per token) and ``(2Q̃ − 1)·((2K̃ − 1)ᵀ V)``: the binary Hamming
+    attention of :func:`hamming_attention` on the expanded spikes, so for
+    query ``i`` and key ``j``
+    ``(2q̃_i − 1)·(2k̃_j − 1) = d·D − 2·‖q_i − k_j‖₁``. V enters linearly
+    (its sub-steps sum to its integer value). With ``D = 1`` this is
+    :func:`hamming_attention`. Scaling is the caller's.
+
+    Args:
+        q, k (Tensor): integer spikes ``(..., N, d)``, values ``0..D`` (or
+            ``k / D`` with ``normalized``).
+        v (Tensor): spikes ``(..., N, d_v)``.
+        max_level (int): D.
+        normalized (bool): Q/K hold ``k / D``.
+
+    Returns:
+        Tensor: ``(..., N, d_v)``.
+    """
+    return hamming_attention(thermometer_expand(q, max_level, normalized),
+                             thermometer_expand(k, max_level, normalized), v)
+
+
 class _CompactAttentionFunction(torch.autograd.Function):
     """``fn(q, k, v) * scale`` keeping ``q, k, v`` as bool/uint8 codes.
 
@@ -179,21 +244,39 @@ class SpikeLinearAttention(nn.Module):
     as ``bool`` (binary) / ``uint8`` (integer) codes instead of float tensors;
     outputs and gradients are unchanged.
 
+    Integer Q/K (I-LIF spikes, ``D > 1``, read from their spike marks) in
+    Hamming mode, ``integer_qk``:
+
+    * ``'linear'`` (default, what earlier versions computed): the formula
+      ``(2Q − 1)·((2K − 1)ᵀV)`` on the integer values; ``2q − 1`` is then
+      not ``±1`` and the product is not a Hamming similarity.
+    * ``'expand'``: Q and K are expanded to ``D`` binary sub-steps per
+      channel (:func:`expanded_hamming_attention`), the Hamming attention of
+      the expanded spikes, scaled by an extra ``1 / D`` (the Hamming
+      normalisation over ``d·D`` bits). Costs ``D`` times the products.
+
+    Binary Q/K give the same result in both modes.
+
     Args:
         similarity (str): ``'hamming'`` or ``'dot'``.
         scale (float): multiplies the result.
+        integer_qk (str): ``'linear'`` or ``'expand'`` (see above).
 
     Shapes:
         ``q, k, v: (..., N, d)`` → ``(..., N, d)``.
     """
 
-    def __init__(self, similarity='hamming', scale=1.0):
+    def __init__(self, similarity='hamming', scale=1.0, integer_qk='linear'):
         super().__init__()
         if similarity not in ('hamming', 'dot'):
             raise ValueError(f"similarity must be 'hamming' or 'dot', got "
                              f'{similarity!r}')
+        if integer_qk not in INTEGER_QK_MODES:
+            raise ValueError(f'integer_qk must be one of {INTEGER_QK_MODES}'
+                             f', got {integer_qk!r}')
         self.similarity = similarity
         self.scale = scale
+        self.integer_qk = integer_qk
         self.compact_spikes = True
 
     def _formats(self, q, k, v):
@@ -203,10 +286,32 @@ class SpikeLinearAttention(nn.Module):
         fmts = [spike_format(t) for t in (q, k, v)]
         return None if None in fmts else fmts
 
+    def _expansion(self, q, k):
+        """``(D, normalized)`` of integer Q/K to expand, else None."""
+        if self.similarity != 'hamming' or self.integer_qk != 'expand':
+            return None
+        fq, fk = spike_format(q), spike_format(k)
+        if fq is None or fk is None:
+            raise ValueError(
+                "SpikeLinearAttention(integer_qk='expand') needs Q and K "
+                'marked as spikes (neuron outputs, see mmsvf.models.neurons.'
+                'mark_spikes) to know their level D')
+        if fq != fk:
+            raise ValueError(f'integer_qk=\'expand\': Q and K spike '
+                             f'formats differ ({fq} vs {fk})')
+        return None if fq.max_level == 1 else fq
+
     def forward(self, q, k, v):
         dtype = q.dtype
         fn = hamming_attention if self.similarity == 'hamming' \
             else dot_attention
+        scale = self.scale
+        expand = self._expansion(q, k)
+        if expand is not None:
+            fn = functools.partial(expanded_hamming_attention,
+                                   max_level=expand.max_level,
+                                   normalized=expand.normalized)
+            scale = scale / expand.max_level
         fmts = self._formats(q, k, v)
         codes = None if fmts is None else [
             compact_spike_tensor(t, f) for t, f in zip((q, k, v), fmts)]
@@ -216,11 +321,14 @@ class SpikeLinearAttention(nn.Module):
         with torch.autocast(q.device.type, enabled=False):
             q, k, v = q.to(work), k.to(work), v.to(work)
             if codes is None:
-                out = fn(q, k, v) * self.scale
+                out = fn(q, k, v) * scale
             else:
                 out = _CompactAttentionFunction.apply(q, k, v, codes, fmts,
-                                                      fn, self.scale)
+                                                      fn, scale)
         return out.to(dtype)
 
     def extra_repr(self):
-        return f'similarity={self.similarity}, scale={self.scale:g}'
+        extra = (', integer_qk=expand' if self.integer_qk == 'expand'
+                 else '')
+        return (f'similarity={self.similarity}, scale={self.scale:g}'
+                f'{extra}')

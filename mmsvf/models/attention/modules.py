@@ -88,14 +88,20 @@ class SpikeDrivenAttention(nn.Module):
         num_heads (int): heads M (``C % M == 0``).
         axis (str): ``'joint'``, ``'spatial'`` or ``'temporal'``.
         similarity (str): ``'hamming'`` or ``'dot'``.
-        neuron (dict): neuron config.
+        neuron (dict): neuron config (``head_lif``, and the rest when
+            ``attn_neuron`` is None).
+        attn_neuron (dict | None): neuron of ``q_lif``, ``k_lif``,
+            ``v_lif`` and ``attn_lif`` (None: ``neuron``), e.g. binary
+            ``dict(type='LIF')`` in an I-LIF network.
+        integer_qk (str): how Hamming attention reads integer Q/K
+            (:class:`~mmsvf.models.attention.SpikeLinearAttention`).
 
     Shapes:
         ``[T, B, C, H, W]`` (membrane) → ``[T, B, C, H, W]``.
     """
 
     def __init__(self, dim, num_heads=8, axis='joint', similarity='hamming',
-                 neuron=None):
+                 neuron=None, attn_neuron=None, integer_qk='linear'):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f'dim {dim} is not divisible by num_heads '
@@ -107,15 +113,16 @@ class SpikeDrivenAttention(nn.Module):
         self.head_lif = build_neuron(neuron)
         self.q_conv, self.k_conv, self.v_conv = (_projection(dim)
                                                  for _ in range(3))
-        self.q_lif, self.k_lif, self.v_lif = (build_neuron(neuron)
+        inner = neuron if attn_neuron is None else attn_neuron
+        self.q_lif, self.k_lif, self.v_lif = (build_neuron(inner)
                                               for _ in range(3))
         scale, attn_bn, self.attn_lif = _attention_tail(dim, similarity,
-                                                        neuron)
+                                                        inner)
         if attn_bn is not None:
             self.attn_bn = attn_bn
         else:
             self.attn_bn = None
-        self.attention = SpikeLinearAttention(similarity, scale)
+        self.attention = SpikeLinearAttention(similarity, scale, integer_qk)
         self.proj_conv = _projection(dim)
 
     def qkv(self, s, names=('q', 'k', 'v')):
@@ -142,11 +149,17 @@ class FactorizedSpikeAttention(nn.Module):
     spikes; their sum goes through ``[attn_bn] → attn_lif`` and one shared
     ``proj_conv``: ``7`` projections, ``O(T·N·d²)``.
 
+    Args:
+        dim, num_heads, similarity, neuron, attn_neuron, integer_qk: as
+            :class:`SpikeDrivenAttention` (``attn_neuron`` covers the six
+            ``*_lif`` of the projections and ``attn_lif``).
+
     Shapes:
         ``[T, B, C, H, W]`` → ``[T, B, C, H, W]``.
     """
 
-    def __init__(self, dim, num_heads=8, similarity='hamming', neuron=None):
+    def __init__(self, dim, num_heads=8, similarity='hamming', neuron=None,
+                 attn_neuron=None, integer_qk='linear'):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f'dim {dim} is not divisible by num_heads '
@@ -154,14 +167,16 @@ class FactorizedSpikeAttention(nn.Module):
         self.dim, self.num_heads = dim, num_heads
         self.similarity = similarity
         self.head_lif = build_neuron(neuron)
+        inner = neuron if attn_neuron is None else attn_neuron
         for name in ('q', 'k', 'v', 'q_t', 'k_t', 'v_t'):
             setattr(self, f'{name}_conv', _projection(dim))
-            setattr(self, f'{name}_lif', build_neuron(neuron))
+            setattr(self, f'{name}_lif', build_neuron(inner))
         scale, attn_bn, self.attn_lif = _attention_tail(dim, similarity,
-                                                        neuron)
+                                                        inner)
         self.attn_bn = attn_bn
-        self.attention = SpikeLinearAttention(similarity, scale)
-        self.temporal_attention = SpikeLinearAttention(similarity, scale)
+        self.attention = SpikeLinearAttention(similarity, scale, integer_qk)
+        self.temporal_attention = SpikeLinearAttention(similarity, scale,
+                                                       integer_qk)
         self.proj_conv = _projection(dim)
 
     qkv = SpikeDrivenAttention.qkv

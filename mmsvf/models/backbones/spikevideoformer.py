@@ -12,6 +12,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsvf.registry import MODELS
 from ..attention import FactorizedSpikeAttention, SpikeDrivenAttention
+from ..attention.core import INTEGER_QK_MODES
 from ..layers import MSMLP, MSConvBlock, MSDownsampling, set_compact_spikes
 from ..layers.checkpoint import checkpoint_module
 from ..utils.compile import compiled_function
@@ -115,24 +116,31 @@ class MSBlock(nn.Module):
             ``'factorized'``.
         similarity (str): ``'hamming'`` | ``'dot'``.
         neuron (dict): neuron config.
+        attn_neuron (dict | None): neuron of the attention's Q/K/V and
+            output (None: ``neuron``).
+        integer_qk (str): Hamming attention on integer Q/K, ``'linear'``
+            or ``'expand'`` (:class:`~mmsvf.models.attention.
+            SpikeLinearAttention`).
 
     Shapes:
         ``[T, B, C, H, W]`` → ``[T, B, C, H, W]``.
     """
 
     def __init__(self, dim, num_heads=8, mlp_ratio=4.0, attn_mode='joint',
-                 similarity='hamming', neuron=None):
+                 similarity='hamming', neuron=None, attn_neuron=None,
+                 integer_qk='linear'):
         super().__init__()
+        inner = dict(attn_neuron=attn_neuron, integer_qk=integer_qk)
         if attn_mode == 'factorized':
             self.attn = FactorizedSpikeAttention(dim, num_heads, similarity,
-                                                 neuron)
+                                                 neuron, **inner)
         else:
             axis = 'joint' if attn_mode == 'joint' else 'spatial'
             self.attn = SpikeDrivenAttention(dim, num_heads, axis, similarity,
-                                             neuron)
+                                             neuron, **inner)
         if attn_mode == 'hierarchical':
             self.attn_t = SpikeDrivenAttention(dim, num_heads, 'temporal',
-                                               similarity, neuron)
+                                               similarity, neuron, **inner)
         self.mlp = MSMLP(dim, int(dim * mlp_ratio), neuron=neuron)
 
     def forward(self, x):
@@ -175,6 +183,17 @@ class SpikeVideoFormer(BaseModule):
             then treats frames as independent images.
         neuron (dict): neuron config, e.g. ``dict(type='LIF')`` or
             ``dict(type='IntegerLIF', max_level=4)``.
+        attn_neuron (dict | None): neuron of every attention's ``q_lif``,
+            ``k_lif``, ``v_lif`` (``*_t_lif``) and ``attn_lif``, chosen
+            apart from ``neuron`` (None: ``neuron``). The paper's SDHA
+            (§3.3) is defined on binary Q/K: in an I-LIF network,
+            ``attn_neuron=dict(type='LIF')`` keeps it exact
+            (docs/segmentation.md, "Integer neurons and the attention").
+        integer_qk (str): Hamming attention on integer Q/K spikes:
+            ``'linear'`` (default, ``2q − 1`` on the integer values, not a
+            Hamming similarity for ``q >= 2``) or ``'expand'`` (each
+            integer expanded to D binary sub-steps before the similarity,
+            exact Hamming over ``d·D`` bits). No effect on binary Q/K.
         in_channels (int): input channels (3 RGB, 1 grey).
         out_indices (Sequence[int]): stages to return, of 0 (after
             ``ConvBlock1_1``), 1 (``ConvBlock1_2``), 2 (``ConvBlock2_2``),
@@ -220,6 +239,8 @@ class SpikeVideoFormer(BaseModule):
                  similarity='hamming',
                  reset_each_frame=False,
                  neuron=dict(type='LIF'),
+                 attn_neuron=None,
+                 integer_qk='linear',
                  in_channels=3,
                  out_indices=(0, 1, 2, 3),
                  frozen_stages=-1,
@@ -260,6 +281,14 @@ class SpikeVideoFormer(BaseModule):
             check.fail('neuron', neuron,
                        "a neuron config dict with a 'type', e.g. "
                        "dict(type='LIF')")
+        if attn_neuron is not None and not (isinstance(attn_neuron, dict)
+                                            and 'type' in attn_neuron):
+            check.fail('attn_neuron', attn_neuron,
+                       "None or a neuron config dict with a 'type', e.g. "
+                       "dict(type='LIF')")
+        if integer_qk not in INTEGER_QK_MODES:
+            check.fail('integer_qk', integer_qk,
+                       f'one of {INTEGER_QK_MODES}')
         if not (_is_int(in_channels) and in_channels >= 1):
             check.fail('in_channels', in_channels, 'an integer >= 1')
         if not (_is_seq(out_indices) and out_indices and all(
@@ -295,6 +324,12 @@ class SpikeVideoFormer(BaseModule):
         if reset_each_frame:
             neuron['reset_each_step'] = True
         self.neuron_cfg = neuron
+        if attn_neuron is not None:
+            attn_neuron = dict(attn_neuron)
+            if reset_each_frame:
+                attn_neuron['reset_each_step'] = True
+        self.attn_neuron_cfg = attn_neuron
+        self.integer_qk = integer_qk
 
         c0, c1, c2, c3 = embed_dims
         stem = c0 // 2
@@ -309,7 +344,8 @@ class SpikeVideoFormer(BaseModule):
         self.ConvBlock2_2 = nn.ModuleList([MSConvBlock(c1, **conv)])
         self.downsample3 = MSDownsampling(c1, c2, 3, 2, 1, neuron=neuron)
         attn = dict(mlp_ratio=mlp_ratio, attn_mode=attn_mode,
-                    similarity=similarity, neuron=neuron)
+                    similarity=similarity, neuron=neuron,
+                    attn_neuron=attn_neuron, integer_qk=integer_qk)
         self.block3 = nn.ModuleList([
             MSBlock(c2, num_heads[0], **attn) for _ in range(depths[0])
         ])

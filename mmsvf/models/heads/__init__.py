@@ -1,4 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 from .spiking_cls_head import SpikingClsHead
+from .spiking_fpn_head import SpikingFPNHead
 
-__all__ = ['SpikingClsHead']
+__all__ = ['SpikingClsHead', 'SpikingFPNHead']

@@ -2,6 +2,7 @@
 """Spiking classification head for video recognition (Meta-SpikeFormer)."""
 from typing import Dict, Optional, Sequence, Tuple, Union
 
+import torch.nn.functional as F
 from mmaction.models.heads.base import BaseHead
 from torch import Tensor, nn
 
@@ -26,11 +27,12 @@ class SpikingClsHead(BaseHead):
 
     Distillation head (``with_kd=True``): a second ``Linear`` ``head_kd`` on
     the same spikes. At test time the scores of both heads are averaged (as in
-    Meta-SpikeFormer). No teacher network is wired in mmsvf, so in training
-    ``head_kd`` is supervised by the ground-truth label: the losses are
-    ``loss_cls = (1 - kd_alpha) * CE(head)`` and
-    ``loss_kd = kd_alpha * CE(head_kd)`` (hard distillation with the label as
-    the teacher's answer).
+    Meta-SpikeFormer). The losses are ``loss_cls = (1 - kd_alpha) * CE(head)``
+    (with the label smoothing of ``loss_cls``) and ``loss_kd = kd_alpha *
+    CE(head_kd, y)``, ``y`` the teacher's hard labels when a teacher is
+    wired (:class:`~mmsvf.models.DistillRecognizer3D` passes
+    ``teacher_labels``; DeiT's hard distillation, which Meta-SpikeFormer's
+    ``main_finetune.py`` uses), else the ground-truth label.
 
     Args:
         num_classes (int): Number of classes.
@@ -154,15 +156,34 @@ class SpikingClsHead(BaseHead):
         return (score + score_kd) / 2
 
     def loss(self, feats: Union[Tensor, Sequence[Tensor]], data_samples,
-             **kwargs) -> Dict:
-        """Classification losses (and ``loss_kd`` with ``with_kd``)."""
+             teacher_labels: Optional[Tensor] = None, **kwargs) -> Dict:
+        """Classification losses (and ``loss_kd`` with ``with_kd``).
+
+        Args:
+            feats: backbone feature(s).
+            data_samples: samples with ``gt_label``.
+            teacher_labels (Tensor, optional): ``(B,)`` hard labels of a
+                teacher (the argmax of its logits) for ``head_kd``.
+        """
         score, score_kd = self.forward_both(feats)
         if score_kd is None:
+            if teacher_labels is not None:
+                raise ValueError(
+                    'SpikingClsHead got teacher labels but has no head_kd: '
+                    'set with_kd=True to distil from a teacher')
             return self.loss_by_feat(score, data_samples)
         losses = self.loss_by_feat(score, data_samples)
         losses['loss_cls'] = losses['loss_cls'] * (1 - self.kd_alpha)
-        kd = self.loss_by_feat(score_kd, data_samples)
-        losses['loss_kd'] = kd['loss_cls'] * self.kd_alpha
+        if teacher_labels is None:
+            kd = self.loss_by_feat(score_kd, data_samples)['loss_cls']
+        else:
+            if teacher_labels.shape != score_kd.shape[:1]:
+                raise ValueError(
+                    f'SpikingClsHead: teacher_labels of shape '
+                    f'{tuple(teacher_labels.shape)} for scores of shape '
+                    f'{tuple(score_kd.shape)}; expected one label per score')
+            kd = F.cross_entropy(score_kd, teacher_labels)
+        losses['loss_kd'] = kd * self.kd_alpha
         return losses
 
     def extra_repr(self) -> str:

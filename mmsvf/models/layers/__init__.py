@@ -4,7 +4,8 @@ from .conv_blocks import MSConvBlock, MSDownsampling, SepConv, per_frame
 from .mlp import MSMLP
 from .repconv import BNAndPad, RepConv
 from .spike_conv import SpikeConv1d, SpikeConv2d, set_compact_spikes
+from .spiking_conv_unit import SpikingConvUnit
 
 __all__ = ['MSDownsampling', 'SepConv', 'MSConvBlock', 'MSMLP', 'RepConv',
            'BNAndPad', 'per_frame', 'SpikeConv1d', 'SpikeConv2d',
-           'set_compact_spikes']
+           'set_compact_spikes', 'SpikingConvUnit']

@@ -6,8 +6,12 @@ import torch
 from mmpose.models.pose_estimators.base import BasePoseEstimator
 
 from mmsvf.registry import MODELS, scoped
+from ..neurons import build_neuron
 
-__all__ = ['SpikePoseEstimator']
+__all__ = ['SpikePoseEstimator', 'POOL_MODES']
+
+#: per-frame pooling of the backbone map before the SMPL head
+POOL_MODES = ('spikes', 'membrane')
 
 
 @MODELS.register_module()
@@ -17,8 +21,15 @@ class SpikePoseEstimator(BasePoseEstimator):
     Data flow: clips ``(B, T, C, H, W)`` (from
     :class:`ClipPoseDataPreprocessor`) → permuted to NCTHW
     ``(B, C, T, H, W)`` → backbone (SpikeVideoFormer: every frame is one SNN
-    time step) → last feature map ``(B, C', T, H/16, W/16)`` → spatial mean
-    → ``(B, T, C')`` → :class:`SMPLRegressionHead`.
+    time step) → last feature map ``(B, C', T, H/16, W/16)`` (membrane) →
+    per-frame pooling → ``(B, T, C')`` → :class:`SMPLRegressionHead`.
+
+    Pooling (``pool``): ``'spikes'`` (default, the author's choice in
+    HumanPoseTracking_SNN ``SpikePoseNet``, which average-pools the spike
+    output of its last spiking layer) passes the map through ``pool_neuron``
+    and averages the spikes over space — per-frame firing rates;
+    ``'membrane'`` averages the membrane map itself (what Meta-SpikeFormer's
+    classification head pools before its own neuron).
 
     It subclasses mmpose's ``BasePoseEstimator`` (``forward`` with modes
     ``loss`` / ``predict`` / ``tensor``, ``metainfo``), and its predictions are
@@ -30,6 +41,8 @@ class SpikePoseEstimator(BasePoseEstimator):
         backbone (dict): Backbone config (NCTHW in, tuple of NCTHW out).
         head (dict): :class:`SMPLRegressionHead` config.
         feature_index (int): Which backbone output to pool. Default -1.
+        pool (str): ``'spikes'`` or ``'membrane'`` (see above).
+        pool_neuron (dict): neuron of ``'spikes'`` pooling. Default LIF.
         train_cfg (dict, optional): Unused.
         test_cfg (dict, optional): ``gt_vertices`` (bool, default True):
             skin the ground-truth mesh during ``predict`` (for PVE).
@@ -43,6 +56,8 @@ class SpikePoseEstimator(BasePoseEstimator):
                  backbone: dict,
                  head: dict,
                  feature_index: int = -1,
+                 pool: str = 'spikes',
+                 pool_neuron: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -63,6 +78,12 @@ class SpikePoseEstimator(BasePoseEstimator):
             metainfo=metainfo,
             init_cfg=init_cfg)
         self.feature_index = feature_index
+        if pool not in POOL_MODES:
+            raise ValueError(f'SpikePoseEstimator: pool={pool!r}; expected '
+                             f'one of {POOL_MODES}')
+        self.pool = pool
+        if pool == 'spikes':
+            self.pool_lif = build_neuron(pool_neuron or dict(type='LIF'))
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """Backbone features pooled per frame.
@@ -83,6 +104,10 @@ class SpikePoseEstimator(BasePoseEstimator):
             raise ValueError(
                 'SpikePoseEstimator: the backbone must return NCTHW maps with '
                 f'T={inputs.shape[1]}, got {tuple(feats.shape)}')
+        if self.pool == 'spikes':
+            # time-first for the neuron: it integrates over the frames
+            spikes = self.pool_lif(feats.permute(2, 0, 1, 3, 4))
+            return spikes.mean(dim=(3, 4)).transpose(0, 1)
         return feats.mean(dim=(3, 4)).transpose(1, 2)
 
     def _forward(self,

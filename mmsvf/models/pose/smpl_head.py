@@ -1,5 +1,7 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Per-frame SMPL parameter regression head (HumanPoseTracking_SNN)."""
+"""Per-frame SMPL parameter regression head (the first author's SNN pose
+tracker, JimmyZou/HumanPoseTracking_SNN ``model_snn/spiking_model.py``
+``Regressor`` / ``SpikePoseNet``; losses of ``utils/loss_funcs.py``)."""
 import copy
 from typing import Dict, List, Optional, Sequence
 
@@ -32,6 +34,11 @@ class SMPLRegressionHead(BaseModule):
     vertices, both translated; the joints are projected with the frame's
     intrinsics for the 2-D loss.
 
+    As in the author's ``SpikePoseNet`` the translation is added to the
+    joints and vertices **detached** (``detach_transl=True``): it is learnt
+    from the translation loss only, and the joint losses (3-D and projected
+    2-D) shape pose and β without pulling the translation.
+
     The Linears start with small weights (std ``init_std``) and biases that
     give identity joint rotations, the global orientation
     ``init_global_orient`` (axis-angle), zero β and the translation
@@ -53,6 +60,8 @@ class SMPLRegressionHead(BaseModule):
             Default ``(0, 0, 0)``.
         init_global_orient (Sequence[float]): Axis-angle of the root
             rotation at init. Default ``(0, 0, 0)``.
+        detach_transl (bool): add the translation to joints and vertices
+            without gradient (the author's choice). Default True.
         loss_rot (dict): Geodesic rotation loss (weight 10).
         loss_transl (dict): Translation MSE (weight 50).
         loss_beta (dict): β MSE (weight 1).
@@ -70,6 +79,7 @@ class SMPLRegressionHead(BaseModule):
                  init_std: float = 0.01,
                  init_transl: Sequence[float] = (0., 0., 0.),
                  init_global_orient: Sequence[float] = (0., 0., 0.),
+                 detach_transl: bool = True,
                  loss_rot: dict = dict(
                      type='GeodesicRotationLoss', loss_weight=10.),
                  loss_transl: dict = dict(type='PoseMSELoss', loss_weight=50.),
@@ -100,6 +110,7 @@ class SMPLRegressionHead(BaseModule):
         self.num_joints = num_joints
         self.num_betas = num_betas
         self.init_std = init_std
+        self.detach_transl = bool(detach_transl)
         self.init_transl = tuple(float(v) for v in init_transl)
         self.init_global_orient = tuple(float(v) for v in init_global_orient)
         if len(self.init_transl) != 3 or len(self.init_global_orient) != 3:
@@ -159,7 +170,10 @@ class SMPLRegressionHead(BaseModule):
             self.fc_pose(x).reshape(b, t, self.num_joints, 6))
         betas = self.fc_beta(x)
         transl = self.fc_transl(x)
-        body = self.smpl(betas, rotmat=rotmat, transl=transl,
+        # the author's SpikePoseNet: joints3d + trans.detach()
+        body = self.smpl(betas, rotmat=rotmat,
+                         transl=transl.detach() if self.detach_transl
+                         else transl,
                          return_vertices=return_vertices)
         out = dict(rotmat=rotmat, betas=betas, transl=transl,
                    joints=body['joints'])

@@ -8,8 +8,8 @@ from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.structures import SegDataSample
-from mmseg.utils import OptSampleList, SampleList
-from torch import Tensor
+from mmseg.utils import OptSampleList, SampleList, add_prefix
+from torch import Tensor, nn
 
 from mmsvf.registry import MODELS
 
@@ -46,6 +46,14 @@ class VideoEncoderDecoder(EncoderDecoder):
       so mmseg's ``IoUMetric`` and ``SegVisualizationHook`` (``img_path`` is
       the key frame's file) work unchanged; the video datasets give one
       sample per annotated frame.
+    * Time-first decoders (a neck / decode head with the class attribute
+      ``time_first = True``, e.g. :class:`~mmsvf.models.SpikingFPN` +
+      :class:`~mmsvf.models.SpikingFPNHead`) get the whole clip as
+      ``[T, B, C_i, h_i, w_i]`` maps, so their neurons integrate over the
+      frames (from rest in every call, like the backbone's); the head picks
+      the frames to classify (``frames`` argument of its ``forward`` /
+      ``loss`` / ``predict``). Neck, head and auxiliary heads must then all
+      be time-first.
     * ``test_cfg.mode='slide'`` crops the whole clip (all T frames, same
       window) and runs backbone, neck and head afresh per crop;
       ``'whole'`` runs the full clip.
@@ -92,10 +100,33 @@ class VideoEncoderDecoder(EncoderDecoder):
             pretrained=pretrained,
             init_cfg=init_cfg)
         self.default_key_frame = int(default_key_frame)
+        self.time_first_decoder = self._check_time_first()
         # mmseg reads test_cfg by attribute (``test_cfg.mode``)
         self.test_cfg = ConfigDict(test_cfg or dict(mode='whole'))
         if train_cfg is not None:
             self.train_cfg = ConfigDict(train_cfg)
+
+    def _check_time_first(self) -> bool:
+        """Whether the decoder takes time-first clip maps; all parts must
+        agree."""
+        parts = dict(decode_head=self.decode_head)
+        if self.with_neck:
+            parts['neck'] = self.neck
+        if self.with_auxiliary_head:
+            heads = self.auxiliary_head
+            heads = heads if isinstance(heads, nn.ModuleList) else [heads]
+            for i, head in enumerate(heads):
+                parts[f'auxiliary_head[{i}]'] = head
+        kinds = {name: bool(getattr(m, 'time_first', False))
+                 for name, m in parts.items()}
+        if len(set(kinds.values())) > 1:
+            raise ValueError(
+                'VideoEncoderDecoder: neck and heads must all take time-first'
+                ' clip maps (time_first=True, e.g. mmsvf.SpikingFPN + '
+                'mmsvf.SpikingFPNHead) or all per-frame maps; got '
+                + ', '.join(f'{n}: {type(parts[n]).__name__} '
+                            f'(time_first={k})' for n, k in kinds.items()))
+        return kinds['decode_head']
 
     # ------------------------------------------------------------------
     # layout helpers
@@ -205,6 +236,20 @@ class VideoEncoderDecoder(EncoderDecoder):
                 out.append(feat[batch_idx, frame_idx])
         return out
 
+    def extract_clip_maps(self, inputs: Tensor) -> List[Tensor]:
+        """Backbone over the clips, then the time-first neck.
+
+        Args:
+            inputs (Tensor): ``(B, T, C, H, W)``.
+
+        Returns:
+            list[Tensor]: ``[T, B, C_i, h_i, w_i]`` maps of every frame.
+        """
+        x = [f.permute(2, 0, 1, 3, 4) for f in self.extract_clip_feat(inputs)]
+        if self.with_neck:
+            x = self.neck(x)
+        return list(x)
+
     def extract_feat(self,
                      inputs: Tensor,
                      frames: Optional[Sequence[Tuple[int, int]]] = None
@@ -258,12 +303,32 @@ class VideoEncoderDecoder(EncoderDecoder):
                 frame_sample = SegDataSample(metainfo=sample.metainfo)
                 frame_sample.gt_sem_seg = PixelData(data=gt[k:k + 1])
                 frame_samples.append(frame_sample)
+        if self.time_first_decoder:
+            return self._time_first_loss(inputs, frames, frame_samples)
         x = self.extract_feat(inputs, frames)
 
         losses = dict()
         losses.update(self._decode_head_forward_train(x, frame_samples))
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, frame_samples))
+        return losses
+
+    def _time_first_loss(self, inputs, frames, frame_samples) -> dict:
+        x = self.extract_clip_maps(inputs)
+        losses = add_prefix(
+            self.decode_head.loss(x, frame_samples, self.train_cfg,
+                                  frames=frames), 'decode')
+        if self.with_auxiliary_head:
+            heads = self.auxiliary_head
+            if isinstance(heads, nn.ModuleList):
+                for i, head in enumerate(heads):
+                    losses.update(add_prefix(
+                        head.loss(x, frame_samples, self.train_cfg,
+                                  frames=frames), f'aux_{i}'))
+            else:
+                losses.update(add_prefix(
+                    heads.loss(x, frame_samples, self.train_cfg,
+                               frames=frames), 'aux'))
         return losses
 
     # ------------------------------------------------------------------
@@ -284,6 +349,10 @@ class VideoEncoderDecoder(EncoderDecoder):
         """
         inputs = self._as_clips(inputs)
         keys = self._key_frames(batch_img_metas, inputs.shape[1])
+        if self.time_first_decoder:
+            return self.decode_head.predict(
+                self.extract_clip_maps(inputs), batch_img_metas,
+                self.test_cfg, frames=list(enumerate(keys)))
         x = self.extract_feat(inputs, list(enumerate(keys)))
         return self.decode_head.predict(x, batch_img_metas, self.test_cfg)
 
@@ -394,7 +463,9 @@ class VideoEncoderDecoder(EncoderDecoder):
         """
         inputs = self._as_clips(inputs)
         batch, num_frames = inputs.shape[:2]
-        logits = self.decode_head.forward(self.extract_feat(inputs))
+        x = (self.extract_clip_maps(inputs) if self.time_first_decoder
+             else self.extract_feat(inputs))
+        logits = self.decode_head.forward(x)
         return logits.view(batch, num_frames, *logits.shape[1:])
 
     def aug_test(self, inputs, batch_img_metas, rescale=True):
