@@ -12,6 +12,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsvf.registry import MODELS
 from ..attention import FactorizedSpikeAttention, SpikeDrivenAttention
+from ..attention.modules import attn_scale_value, set_attn_scale
 from ..layers import MSMLP, MSConvBlock, MSDownsampling, set_compact_spikes
 from ..layers.checkpoint import checkpoint_module
 from ..utils.compile import compiled_function
@@ -195,6 +196,12 @@ class SpikeVideoFormer(BaseModule):
             layer) through ``torch.compile`` (a dict: its keyword arguments,
             e.g. ``dict(mode='max-autotune')``). Off by default; neurons use
             their traceable torch path inside compiled code.
+        attn_scale (str | float | None): factor of the attention products.
+            None (default): each similarity's own, ``1/(2C)`` for Hamming
+            (the paper's adaptive ``1/(2D)``, §3.2) and ``0.125`` for dot
+            (SDSA's). ``'adaptive'``: ``1/(2C)`` for either; a number > 0:
+            that fixed factor for every attention (the scale ablation,
+            docs/ablations.md). Neuron thresholds and ``attn_bn`` stay.
         init_cfg (dict | list | None): mmengine init config, e.g.
             ``dict(type='Pretrained', checkpoint=...)``.
 
@@ -227,6 +234,7 @@ class SpikeVideoFormer(BaseModule):
                  with_cp=False,
                  compact_spikes=True,
                  compile_blocks=False,
+                 attn_scale=None,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         check = _ArgChecker(type(self).__name__)
@@ -320,6 +328,14 @@ class SpikeVideoFormer(BaseModule):
         all_channels = (stem, c0, c1, c3)
         self.out_channels = tuple(all_channels[i] for i in self.out_indices)
         set_compact_spikes(self, self.compact_spikes)
+        self.attn_scale = attn_scale
+        if attn_scale is not None:
+            try:
+                attn_scale_value(attn_scale, 1)
+            except ValueError:
+                check.fail('attn_scale', attn_scale,
+                           "None, 'adaptive' or a number > 0")
+            set_attn_scale(self, attn_scale)
         self._freeze_stages()
 
     # ------------------------------------------------------------------

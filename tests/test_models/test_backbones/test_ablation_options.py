@@ -1,0 +1,133 @@
+# Copyright (c) mmsvf contributors. All rights reserved.
+"""The ablation options of docs/ablations.md build and change what they say."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config, DictAction
+
+from mmsvf.models.attention import SpikeLinearAttention
+from mmsvf.models.attention.modules import attn_scale_value, set_attn_scale
+from mmsvf.models.backbones import SpikeVideoFormer
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(__file__))))
+TOY = osp.join(REPO, 'configs/recognition/spikevideoformer/'
+               'spikevideoformer-tiny_1xb8-t8_toy-motion.py')
+TINY = dict(embed_dims=[8, 16, 32, 32], depths=(1, 1), num_heads=2)
+
+
+def _scales(model):
+    return sorted({m.scale for m in model.modules()
+                   if isinstance(m, SpikeLinearAttention)})
+
+
+def test_default_scale_is_adaptive_for_hamming_and_sdsa_for_dot():
+    ham = SpikeVideoFormer(**TINY)
+    assert _scales(ham) == [1 / 64]  # 1/(2C), C = 32
+    assert ham.attn_scale is None
+    assert _scales(SpikeVideoFormer(**TINY, similarity='dot')) == [0.125]
+    assert _scales(SpikeVideoFormer(**TINY, similarity='dot',
+                                    attn_scale='adaptive')) == [1 / 64]
+
+
+def _products(model, x):
+    """Outputs of every attention product in one forward."""
+    outs = []
+    hooks = [m.register_forward_hook(lambda m, i, o: outs.append(o))
+             for m in model.modules() if isinstance(m, SpikeLinearAttention)]
+    model.train()  # batch statistics: an untrained net is silent in eval
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return outs
+
+
+@pytest.mark.parametrize('mode', ['joint', 'hierarchical', 'factorized'])
+def test_fixed_scale_reaches_every_product_and_changes_the_output(mode):
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 2, 32, 32) * 4
+    base = SpikeVideoFormer(**TINY, attn_mode=mode)
+    fixed = SpikeVideoFormer(**TINY, attn_mode=mode, attn_scale=0.125)
+    fixed.load_state_dict(base.state_dict())
+    assert _scales(fixed) == [0.125]
+    n = sum(isinstance(m, SpikeLinearAttention) for m in fixed.modules())
+    assert n == {'joint': 2, 'hierarchical': 4, 'factorized': 4}[mode]
+    # the first product sees the same spikes: its output is rescaled by
+    # exactly 0.125 / (1/64) = 8
+    first_base, first_fixed = _products(base, x)[0], _products(fixed, x)[0]
+    assert first_base.abs().sum() > 0
+    torch.testing.assert_close(first_fixed, first_base * 8)
+    # 'adaptive' spelled out is the default, bit for bit
+    adaptive = SpikeVideoFormer(**TINY, attn_mode=mode,
+                                attn_scale='adaptive')
+    adaptive.load_state_dict(base.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(_products(base, x),
+                                                  _products(adaptive, x)))
+
+
+@pytest.mark.parametrize('bad', [0, -0.5, 'fixed', True, [0.1]])
+def test_bad_attn_scale_is_refused_by_name(bad):
+    with pytest.raises(ValueError, match='attn_scale'):
+        SpikeVideoFormer(**TINY, attn_scale=bad)
+
+
+def test_attn_scale_value_and_setter():
+    assert attn_scale_value('adaptive', 360) == 1 / 720
+    assert attn_scale_value(1 / 64, 8) == 1 / 64
+    model = SpikeVideoFormer(**TINY)
+    assert set_attn_scale(model, 0.5) == 2
+    assert _scales(model) == [0.5]
+
+
+def _ablations():
+    path = osp.join(REPO, 'tools/analysis/run_ablations.py')
+    spec = importlib.util.spec_from_file_location('run_ablations', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _backbone(opts):
+    """The toy config's backbone after the driver's ``--cfg-options``."""
+    cfg = Config.fromfile(TOY)
+    action = DictAction(option_strings=[], dest='o')
+    ns = type('NS', (), {})()
+    action(None, ns, opts)
+    cfg.merge_from_dict(getattr(ns, 'o', {}))
+    kwargs = dict(cfg.model.backbone)
+    kwargs.pop('type')
+    kwargs.pop('_scope_', None)
+    return SpikeVideoFormer(**kwargs), cfg
+
+
+@pytest.mark.parametrize('name', ['baseline', 'scale-1/8', 'scale-1/64',
+                                  'dot', 'width-d16', 'width-d8'])
+def test_every_ablation_variant_builds_with_what_it_says(name):
+    opts, _ = _ablations().VARIANTS[name]
+    model, cfg = _backbone(opts)
+    heads = model.num_heads[0]
+    head_dim = model.embed_dims[2] // heads
+    assert cfg.model.cls_head.in_channels == model.embed_dims[3]
+    expect = {
+        'baseline': (32, 'hamming', [1 / 128]),
+        'scale-1/8': (32, 'hamming', [0.125]),
+        'scale-1/64': (32, 'hamming', [1 / 64]),
+        'dot': (32, 'dot', [0.125]),
+        'width-d16': (16, 'hamming', [1 / 64]),
+        'width-d8': (8, 'hamming', [1 / 32]),
+    }[name]
+    assert (head_dim, model.similarity, _scales(model)) == expect
+    out = model(torch.rand(1, 3, 2, 32, 32))[-1]
+    assert out.shape[1] == model.embed_dims[3]
+
+
+def test_ablation_table_mean_and_spread():
+    mod = _ablations()
+    res = {'dot': {'0': {'top-1 %': 50.0}, '2': {'top-1 %': 60.0}}}
+    text = mod.table(res, seeds=(0, 1, 2))
+    row = [line for line in text.splitlines() if line.startswith('| dot')]
+    assert row == ['| dot | dot-product similarity (scale 1/8) | 50.00 | '
+                   'not run | 60.00 | 2 | 55.00 | 10.00 | 7.07 |']
+    assert '| baseline | main job: Hamming, 1/(2C), D 32 | not run' in text
