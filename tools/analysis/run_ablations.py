@@ -10,6 +10,9 @@ variant        change against the main job
 baseline       none: Hamming, adaptive scale ``1/(2C)``, per-head D 32
 scale-1/8      ``attn_scale=0.125`` (SDSA's fixed factor)
 scale-1/64     ``attn_scale=1/64``
+nobn-adaptive  ``attn_bn=False`` (the scale then reaches the neuron)
+nobn-1/8       ``attn_bn=False``, ``attn_scale=0.125``
+nobn-1/64      ``attn_bn=False``, ``attn_scale=1/64``
 dot            ``similarity='dot'`` (SDSA's product, its scale 0.125)
 width-d16      widths [8, 16, 32, 32], 2 heads: per-head D 16
 width-d8       widths [4, 8, 16, 16], 2 heads: per-head D 8
@@ -53,6 +56,14 @@ VARIANTS = {
                   'fixed scale 1/8'),
     'scale-1/64': (['model.backbone.attn_scale=0.015625'],
                    'fixed scale 1/64'),
+    'nobn-adaptive': (['model.backbone.attn_bn=False'],
+                      'no attn BN, adaptive 1/(2C)'),
+    'nobn-1/8': (['model.backbone.attn_bn=False',
+                  'model.backbone.attn_scale=0.125'],
+                 'no attn BN, fixed 1/8'),
+    'nobn-1/64': (['model.backbone.attn_bn=False',
+                   'model.backbone.attn_scale=0.015625'],
+                  'no attn BN, fixed 1/64'),
     'dot': (['model.backbone.similarity=dot'],
             'dot-product similarity (scale 1/8)'),
     'width-d16': (_widths([8, 16, 32, 32]), 'per-head D 16'),
@@ -65,8 +76,9 @@ def parse_args(argv=None):
     # default order: the variants that change most first, so a study cut
     # short has them; the table keeps VARIANTS' order
     parser.add_argument('--variants', nargs='+', choices=list(VARIANTS),
-                        default=['dot', 'width-d8', 'width-d16', 'scale-1/8',
-                                 'scale-1/64', 'baseline'])
+                        default=['dot', 'width-d8', 'width-d16',
+                                 'nobn-1/8', 'nobn-adaptive', 'nobn-1/64',
+                                 'scale-1/8', 'scale-1/64', 'baseline'])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--work-dir', default='work_dirs/ablations')
     parser.add_argument('--data-dir', default='data')

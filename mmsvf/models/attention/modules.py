@@ -17,7 +17,8 @@ from ..neurons import build_neuron, mark_spikes, spike_format
 from .core import SpikeLinearAttention
 
 __all__ = ['SpikeDrivenAttention', 'FactorizedSpikeAttention', 'to_tokens',
-           'from_tokens', 'attn_scale_value', 'set_attn_scale']
+           'from_tokens', 'attn_scale_value', 'set_attn_scale',
+           'remove_attn_bn']
 
 TOKEN_AXES = ('joint', 'spatial', 'temporal')
 
@@ -228,4 +229,25 @@ def set_attn_scale(model, attn_scale):
             if isinstance(child, SpikeLinearAttention):
                 child.scale = attn_scale_value(attn_scale, dim)
                 count += 1
+    return count
+
+
+def remove_attn_bn(model):
+    """Drop the BatchNorm between the attention product and ``attn_lif``.
+
+    With that BN (the official code's Hamming mode) a constant factor on the
+    product cancels in the normalisation, so ``attn_scale`` does nothing
+    but move BN's ``eps``; without it the scaled product charges
+    ``attn_lif`` directly, the paper's form (Eq. of §3.2, ``1/(2D)``
+    absorbed into the threshold), and the scale matters.
+
+    Returns:
+        int: how many BN layers were removed.
+    """
+    count = 0
+    for module in model.modules():
+        if isinstance(module, (SpikeDrivenAttention, FactorizedSpikeAttention)
+                      ) and module.attn_bn is not None:
+            module.attn_bn = None
+            count += 1
     return count

@@ -12,7 +12,11 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsvf.registry import MODELS
 from ..attention import FactorizedSpikeAttention, SpikeDrivenAttention
-from ..attention.modules import attn_scale_value, set_attn_scale
+from ..attention.modules import (
+    attn_scale_value,
+    remove_attn_bn,
+    set_attn_scale,
+)
 from ..layers import MSMLP, MSConvBlock, MSDownsampling, set_compact_spikes
 from ..layers.checkpoint import checkpoint_module
 from ..utils.compile import compiled_function
@@ -202,6 +206,10 @@ class SpikeVideoFormer(BaseModule):
             (SDSA's). ``'adaptive'``: ``1/(2C)`` for either; a number > 0:
             that fixed factor for every attention (the scale ablation,
             docs/ablations.md). Neuron thresholds and ``attn_bn`` stay.
+        attn_bn (bool): keep the BatchNorm between the Hamming product and
+            ``attn_lif`` (default, the official code). ``False`` drops it
+            (the paper's form, where the scale reaches the neuron; with the
+            BN a constant scale cancels). No effect in dot mode (no BN).
         init_cfg (dict | list | None): mmengine init config, e.g.
             ``dict(type='Pretrained', checkpoint=...)``.
 
@@ -235,6 +243,7 @@ class SpikeVideoFormer(BaseModule):
                  compact_spikes=True,
                  compile_blocks=False,
                  attn_scale=None,
+                 attn_bn=True,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         check = _ArgChecker(type(self).__name__)
@@ -336,6 +345,9 @@ class SpikeVideoFormer(BaseModule):
                 check.fail('attn_scale', attn_scale,
                            "None, 'adaptive' or a number > 0")
             set_attn_scale(self, attn_scale)
+        self.attn_bn = check.flag('attn_bn', attn_bn)
+        if not attn_bn:
+            remove_attn_bn(self)
         self._freeze_stages()
 
     # ------------------------------------------------------------------

@@ -67,6 +67,49 @@ def test_fixed_scale_reaches_every_product_and_changes_the_output(mode):
                                                   _products(adaptive, x)))
 
 
+def _attn_spikes(model, x):
+    spikes = []
+    hooks = [m.attn_lif.register_forward_hook(
+        lambda m, i, o: spikes.append(o.detach()))
+        for n, m in model.named_modules() if n.endswith('.attn')]
+    model.train()
+    with torch.no_grad():
+        out = model(x)[-1]
+    for h in hooks:
+        h.remove()
+    return out, spikes
+
+
+def test_scale_cancels_in_attn_bn_and_matters_without_it():
+    torch.manual_seed(2)
+    x = torch.rand(2, 3, 4, 32, 32) * 4
+    # integer spikes (the toy's neuron): the products' variance is far
+    # above BN's eps; with sparse binary spikes it can come near it, and
+    # then the scale shifts the output through eps
+    ilif = dict(neuron=dict(type='IntegerLIF', max_level=4))
+    base = SpikeVideoFormer(**TINY, **ilif)
+    nobn = SpikeVideoFormer(**TINY, **ilif, attn_bn=False)
+    assert not any('attn_bn' in k for k in nobn.state_dict())
+    assert sum('attn_bn' in k for k in base.state_dict()) == 10
+    # with the BN (train mode): a constant factor is normalised away
+    fixed = SpikeVideoFormer(**TINY, **ilif, attn_scale=0.125)
+    fixed.load_state_dict(base.state_dict())
+    out_b, sp_b = _attn_spikes(base, x)
+    out_f, sp_f = _attn_spikes(fixed, x)
+    torch.testing.assert_close(out_f, out_b)
+    # without it the scale reaches attn_lif
+    state = {k: v for k, v in base.state_dict().items() if 'attn_bn' not in k}
+    nobn.load_state_dict(state)
+    nobn8 = SpikeVideoFormer(**TINY, **ilif, attn_bn=False,
+                             attn_scale=0.125)
+    nobn8.load_state_dict(state)
+    _, sp_n = _attn_spikes(nobn, x)
+    _, sp_n8 = _attn_spikes(nobn8, x)
+    assert sp_n8[0].sum() > sp_n[0].sum()  # 8x the charge: more spikes
+    with pytest.raises(ValueError, match='attn_bn'):
+        SpikeVideoFormer(**TINY, attn_bn='no')
+
+
 @pytest.mark.parametrize('bad', [0, -0.5, 'fixed', True, [0.1]])
 def test_bad_attn_scale_is_refused_by_name(bad):
     with pytest.raises(ValueError, match='attn_scale'):
@@ -102,8 +145,9 @@ def _backbone(opts):
     return SpikeVideoFormer(**kwargs), cfg
 
 
-@pytest.mark.parametrize('name', ['baseline', 'scale-1/8', 'scale-1/64',
-                                  'dot', 'width-d16', 'width-d8'])
+@pytest.mark.parametrize('name', [
+    'baseline', 'scale-1/8', 'scale-1/64', 'nobn-adaptive', 'nobn-1/8',
+    'nobn-1/64', 'dot', 'width-d16', 'width-d8'])
 def test_every_ablation_variant_builds_with_what_it_says(name):
     opts, _ = _ablations().VARIANTS[name]
     model, cfg = _backbone(opts)
@@ -114,11 +158,17 @@ def test_every_ablation_variant_builds_with_what_it_says(name):
         'baseline': (32, 'hamming', [1 / 128]),
         'scale-1/8': (32, 'hamming', [0.125]),
         'scale-1/64': (32, 'hamming', [1 / 64]),
+        'nobn-adaptive': (32, 'hamming', [1 / 128]),
+        'nobn-1/8': (32, 'hamming', [0.125]),
+        'nobn-1/64': (32, 'hamming', [1 / 64]),
         'dot': (32, 'dot', [0.125]),
         'width-d16': (16, 'hamming', [1 / 64]),
         'width-d8': (8, 'hamming', [1 / 32]),
     }[name]
     assert (head_dim, model.similarity, _scales(model)) == expect
+    has_bn = any('attn_bn' in k for k in model.state_dict())
+    assert has_bn == (model.similarity == 'hamming'
+                      and not name.startswith('nobn'))
     out = model(torch.rand(1, 3, 2, 32, 32))[-1]
     assert out.shape[1] == model.embed_dims[3]
 
