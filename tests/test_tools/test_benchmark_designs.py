@@ -48,9 +48,32 @@ def test_csv_schema_on_a_tiny_grid(bd, tmp_path):
 def test_linear_fit_and_extrapolation(bd):
     a, b, res = bd.fit_linear([1, 2, 4], [10 + 3 * x for x in (1, 2, 4)])
     assert (a, b) == pytest.approx((10, 3)) and res < 1e-12
-    # 12 B/param + a + batch·b·T·res²
-    assert bd.predict(100, 50, 2, 8, 4, 16) == 1200 + 50 + 8 * 2 * 4 * 256
+    # 16 B/param + a + batch·b·T·res²
+    assert bd.predict(100, 50, 2, 8, 4, 16) == 1600 + 50 + 8 * 2 * 4 * 256
     budget = bd.predict(100, 50, 2, 8, 4, 16)
     assert bd.max_frames(100, 50, 2, 8, 16, budget) == 4
     assert bd.max_frames(100, 50, 2, 8, 16, budget - 1) == 3
     assert bd.max_res(100, 50, 2, 8, 4, budget) == 16
+
+
+def test_saved_profile_is_linear_in_T_and_smaller_with_cp(bd):
+    import torch
+
+    from mmsvf.models.backbones import SpikeVideoFormer
+    torch.manual_seed(0)
+    model = SpikeVideoFormer(embed_dims=[8, 16, 32, 32], depths=(1, 1),
+                             num_heads=2, out_indices=(3, )).train()
+    names = [n for n, _ in bd.backbone_layers(model)]
+    assert names[:2] == ['downsample1_1', 'ConvBlock1_1.0']
+    assert names[-1] == 'block4.0' and len(names) == 11
+    kept = {}
+    for T in (2, 4):
+        saved, inputs = bd.saved_profile(model,
+                                         torch.randn(1, 3, T, 32, 32))
+        assert set(saved) == set(names) == set(inputs)
+        kept[T] = [bd.activation_bytes(saved, inputs, cp)
+                   for cp in (False, True)]
+        # the stem's input: 1·3·T·32·32 float32
+        assert inputs['downsample1_1'] == 3 * T * 32 * 32 * 4
+    assert kept[4][0] == pytest.approx(2 * kept[2][0], rel=0.05)
+    assert kept[4][1] < kept[4][0] / 2

@@ -22,12 +22,17 @@ as in ``benchmark_train.py``). ``with_cp`` checkpoints every block with the
 backbone's own ``checkpoint_module``. Writes ``OUT/designs.csv`` and
 ``OUT/designs.png``.
 
-``--extrapolate`` also measures the Large backbone (batch 1, fwd+bwd, small
-clips), fits ``peak = a + b·T·H·W`` per design and ``with_cp`` and prints
-the largest T at 112², 224², 448² (and the largest square resolution at
-T = 8, 16, 32) for which a batch of 8 fits ``--budget-gb`` with AdamW:
-``12·P`` bytes (fp32 weights and two moments) ``+ a + 8·b·T·H·W``
-(``OUT/large_fit.csv``, ``OUT/large_extrapolation.csv``).
+``--extrapolate`` also profiles the Large backbone (``--fit-arch``): one
+forward with grad per small clip (``--fit-frames`` × ``--fit-res``) under
+``saved_tensors_hooks`` counts the bytes autograd keeps for backward
+(parameters excluded; with ``with_cp``: every checkpointed layer's input
+plus the largest layer's saved tensors), fits ``kept = a + b·T·H·W`` and
+prints the largest T at 112², 224², 448² (and the largest square
+resolution at T = 8, 16, 32) for which a batch of 8 fits ``--budget-gb``
+with AdamW: ``16·P + a + 8·b·T·H·W`` bytes (``OUT/large_fit.csv``,
+``OUT/large_extrapolation.csv``). This leaves out the transient buffers
+of backward and the allocator's fragmentation: treat the answer as an
+upper bound.
 
 Default: the reduced CPU grid. The full grid (for a GPU)::
 
@@ -84,9 +89,7 @@ def parse_args(argv=None):
     p.add_argument('--fit-res', type=int, nargs='+', default=[32, 64])
     p.add_argument('--fit-designs', nargs='+', default=['joint', 'spatial'],
                    choices=DESIGNS)
-    p.add_argument('--fit-repeats', type=int, default=0,
-                   help='timed steps per Large point (0: one cold step, '
-                   'memory only)')
+    p.add_argument('--fit-arch', default='large')
     p.add_argument('--budget-gb', type=float, default=80.0)
     p.add_argument('--out', default='outputs/designs')
     p.add_argument('--no-plot', action='store_true')
@@ -276,7 +279,63 @@ def plot(rows, path):
 
 
 # ----------------------------------------------------------------------
-# Large backbone: fit and extrapolation
+# Large backbone: activation bytes per pixel and extrapolation
+
+
+def backbone_layers(model):
+    """``(name, module)`` of every unit the backbone checkpoints
+    (``SpikeVideoFormer._layer``): downsampling layers and blocks."""
+    units = []
+    for i in range(4):
+        for m in model.stage_modules(i):
+            subs = list(m) if isinstance(m, torch.nn.ModuleList) else [m]
+            units += subs
+    names = {id(m): n for n, m in model.named_modules()}
+    return [(names[id(m)], m) for m in units]
+
+
+def saved_profile(model, x):
+    """Bytes autograd keeps for backward, per backbone layer.
+
+    One forward with grad under ``saved_tensors_hooks``: every tensor saved
+    for backward is counted once per storage, parameters excluded (they are
+    the ``16·P`` of weights, gradients and AdamW moments). Returns
+    ``(saved, inputs)``: dicts layer name → saved bytes, and → bytes of the
+    layer's input (what ``with_cp`` keeps instead).
+    """
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen, saved, inputs, current = set(), {}, {}, [None]
+    hooks = []
+    for name, layer in backbone_layers(model):
+        def pre(mod, args, name=name):
+            current[0] = name
+            inputs[name] = args[0].untyped_storage().nbytes()
+        hooks.append(layer.register_forward_pre_hook(pre))
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in params and ptr not in seen:
+            seen.add(ptr)
+            saved[current[0]] = saved.get(current[0], 0) + \
+                t.untyped_storage().nbytes()
+        return t
+
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return saved, inputs
+
+
+def activation_bytes(saved, inputs, with_cp):
+    """Kept bytes of one clip: all saved tensors, or (``with_cp``) every
+    layer's input plus the largest layer's saved tensors (the one being
+    recomputed)."""
+    if not with_cp:
+        return sum(saved.values())
+    return sum(inputs.values()) + max(saved.values())
 
 
 def fit_linear(pixels, peaks):
@@ -291,18 +350,19 @@ def fit_linear(pixels, peaks):
 
 
 def predict(params, a, b, batch, T, res):
-    """Training bytes of a batch: weights + AdamW moments + a + b·pixels."""
-    return 12 * params + a + batch * b * T * res * res
+    """Training bytes of a batch: ``16·P`` (fp32 weights, gradients, two
+    AdamW moments) ``+ a + batch·b·T·res²``."""
+    return 16 * params + a + batch * b * T * res * res
 
 
 def max_frames(params, a, b, batch, res, budget):
-    free = budget - 12 * params - a
+    free = budget - 16 * params - a
     return max(0, int(free // (batch * b * res * res)))
 
 
 def max_res(params, a, b, batch, T, budget):
     """Largest square side, a multiple of 16, that fits."""
-    free = budget - 12 * params - a
+    free = budget - 16 * params - a
     side = int(math.sqrt(max(free, 0) / (batch * b * T)))
     return side // 16 * 16
 
@@ -319,23 +379,23 @@ def large_rows(args, log=print):
         if design == 'causal' and not causal_available():
             log('causal: not in this build; skipped')
             continue
+        torch.manual_seed(0)
+        model = SpikeVideoFormer(arch=args.fit_arch, attn_mode=design,
+                                 out_indices=(3, )).to(device).train()
+        params = sum(p.numel() for p in model.parameters())
+        profiles = []
+        for res in args.fit_res:
+            for T in args.fit_frames:
+                x = torch.randn(1, 3, T, res, res, device=device)
+                profiles.append((T * res * res, *saved_profile(model, x)))
         for with_cp in (False, True):
-            torch.manual_seed(0)
-            model = SpikeVideoFormer(arch='large', attn_mode=design,
-                                     out_indices=(3, ),
-                                     with_cp=with_cp).to(device).train()
-            params = sum(p.numel() for p in model.parameters())
-            pixels, peaks = [], []
-            for res in args.fit_res:
-                for T in args.fit_frames:
-                    x = torch.randn(1, 3, T, res, res, device=device)
-                    seconds, peak = measure(model, x, args.fit_repeats,
-                                            device)
-                    pixels.append(T * res * res)
-                    peaks.append(peak)
-                    log(f'large {design} cp={int(with_cp)} T={T} {res}²: '
-                        f'{peak / 2**20:.1f} MiB, {seconds:.2f} s')
-            a, b, res_err = fit_linear(pixels, peaks)
+            pixels = [p for p, _, _ in profiles]
+            kept = [activation_bytes(s, i, with_cp) for _, s, i in profiles]
+            for px, k in zip(pixels, kept):
+                log(f'{args.fit_arch} {design} cp={int(with_cp)} '
+                    f'{px} pixel-frames: {k / 2**20:.1f} MiB kept '
+                    f'({k / px:.0f} B/pixel)')
+            a, b, res_err = fit_linear(pixels, kept)
             fits.append(dict(design=design, with_cp=with_cp, params=params,
                              a_mib=a / 2**20, b_bytes_per_pixel=b,
                              points=len(pixels), max_rel_residual=res_err))
@@ -346,12 +406,12 @@ def large_rows(args, log=print):
                     value=f'{side}x{side}', answer=t,
                     predicted_gib=predict(params, a, b, 8, t, side) / 2**30))
             for T in (8, 16, 32):
-                s = max_res(params, a, b, 8, T, budget)
+                side = max_res(params, a, b, 8, T, budget)
                 extra.append(dict(
                     design=design, with_cp=with_cp, query='max resolution',
-                    value=f'T={T}', answer=s,
-                    predicted_gib=predict(params, a, b, 8, T, s) / 2**30))
-            del model
+                    value=f'T={T}', answer=side,
+                    predicted_gib=predict(params, a, b, 8, T, side) / 2**30))
+        del model
     return fits, extra
 
 
