@@ -43,6 +43,9 @@ def test_csv_schema_on_a_tiny_grid(bd, tmp_path):
             assert float(r['fwd_bwd_ms']) > 0
             assert float(r['peak_mib']) >= 0
     assert (tmp_path / 'designs.png').stat().st_size > 1000
+    back = bd.read_csv(tmp_path / 'designs.csv')
+    assert [(r['design'], r['T'], r['with_cp']) for r in back] == [
+        (r['design'], r['T'], r['with_cp']) for r in rows]
 
 
 def test_linear_fit_and_extrapolation(bd):

@@ -85,6 +85,8 @@ def parse_args(argv=None):
                    help='skip softmax points whose score matrix alone is '
                    'larger (recorded as skipped)')
     p.add_argument('--extrapolate', action='store_true')
+    p.add_argument('--no-grid', action='store_true',
+                   help='skip the design grid (only --extrapolate)')
     p.add_argument('--fit-frames', type=int, nargs='+', default=[2, 4])
     p.add_argument('--fit-res', type=int, nargs='+', default=[32, 64])
     p.add_argument('--fit-designs', nargs='+', default=['joint', 'spatial'],
@@ -174,6 +176,19 @@ def _is_oom(err):
         'out of memory' in str(err).lower()
 
 
+def read_csv(path):
+    """Rows of a ``designs.csv`` with numbers and flags parsed back."""
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r['with_cp'] = r['with_cp'] == 'True'
+        for k in ('T', 'tokens', 'dim', 'heads', 'depth'):
+            r[k] = int(r[k])
+        for k in ('fwd_bwd_ms', 'peak_mib', 'peak_bytes_per_token'):
+            r[k] = float(r[k]) if r[k] else None
+    return rows
+
+
 def grid_rows(args, log=print):
     device = torch.device(args.device)
     cps = {'both': (False, True), 'off': (False, ), 'on': (True, )}
@@ -251,7 +266,9 @@ def plot(rows, path):
     ok = [r for r in rows if r.get('status') == 'ok']
     designs = [d for d in DESIGNS if any(r['design'] == d for r in ok)]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for design in designs:
+    colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    for n_design, design in enumerate(designs):
+        color = colors[n_design % len(colors)]
         for cp, style in ((False, '-'), (True, ':')):
             pts = sorted((r['tokens'], r['peak_mib'], r['fwd_bwd_ms'])
                          for r in ok if r['design'] == design
@@ -260,10 +277,10 @@ def plot(rows, path):
                 continue
             n, mem, ms = zip(*pts)
             label = design + (' +cp' if cp else '')
-            line, = axes[0].loglog(n, mem, style, marker='o', ms=3,
-                                   label=label)
-            axes[1].loglog(n, ms, style, marker='o', ms=3,
-                           color=line.get_color(), label=label)
+            axes[0].loglog(n, mem, style, marker='o', ms=3, color=color,
+                           label=label)
+            axes[1].loglog(n, ms, style, marker='o', ms=3, color=color,
+                           label=label)
     axes[0].set_ylabel('fwd+bwd peak memory (MiB)')
     axes[1].set_ylabel('fwd+bwd time (ms)')
     for ax in axes:
@@ -418,10 +435,12 @@ def large_rows(args, log=print):
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    rows = grid_rows(args)
-    write_csv(osp.join(args.out, 'designs.csv'), rows, FIELDS)
-    if not args.no_plot:
-        plot(rows, osp.join(args.out, 'designs.png'))
+    rows = []
+    if not args.no_grid:
+        rows = grid_rows(args)
+        write_csv(osp.join(args.out, 'designs.csv'), rows, FIELDS)
+        if not args.no_plot:
+            plot(rows, osp.join(args.out, 'designs.png'))
     fits = extra = None
     if args.extrapolate:
         fits, extra = large_rows(args)
@@ -433,7 +452,7 @@ def main(argv=None):
                   f"{r['query']} at {r['value']}, batch 8, "
                   f'{args.budget_gb:g} GB: {r["answer"]} '
                   f"({r['predicted_gib']:.1f} GiB)")
-    print(f'wrote {args.out}/designs.csv')
+    print(f'wrote {args.out}')
     return rows, fits, extra
 
 
