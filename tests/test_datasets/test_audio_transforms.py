@@ -16,7 +16,7 @@ from mmsvf.datasets import (
 )
 
 REPO = osp.dirname(osp.dirname(osp.dirname(__file__)))
-CFG = osp.join(REPO, 'configs/recognition/spikevideoformer/'
+CFG = osp.join(REPO, 'configs/audio/spikevideoformer/'
                'spikevideoformer-tiny_1xb8-t8_toy-audio.py')
 
 
@@ -141,3 +141,18 @@ def test_config_trains_a_step_and_the_dataset_names_a_corrupt_file(
     ds_cfg.update(ann_file=str(ann), data_prefix=dict(audio=str(tmp_path)))
     with pytest.raises(ValueError, match=r'x\.wav: not a readable PCM wav'):
         DATASETS.build(ds_cfg)[0]
+
+
+def test_spatial_only_control_differs_only_in_the_time_switches():
+    from mmengine.config import Config
+    main = Config.fromfile(CFG)
+    ctrl = Config.fromfile(CFG.replace('tiny_1xb8', 'tiny_spatial-only_1xb8'))
+    assert (ctrl.model.backbone.attn_mode,
+            ctrl.model.backbone.reset_each_frame,
+            ctrl.model.cls_head.reset_each_frame) == ('spatial', True, True)
+    for key in ('attn_mode', 'reset_each_frame'):
+        ctrl.model.backbone.pop(key)
+        main.model.backbone.pop(key, None)
+    ctrl.model.cls_head.pop('reset_each_frame')
+    assert ctrl.model == main.model
+    assert ctrl.train_dataloader == main.train_dataloader
