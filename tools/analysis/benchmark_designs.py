@@ -2,7 +2,7 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """Memory and time of the space-time attention designs over T and tokens.
 
-The designs of the paper's Table 1 (§3.3), each as a stack of ``--depth``
+The designs of the paper's Table 1 (§3.4), each as a stack of ``--depth``
 Transformer blocks (``MSBlock``: attention + MLP, membrane shortcuts) of
 width ``--dim`` on a ``[T, 1, C, h, h]`` token grid:
 

@@ -1,5 +1,5 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
-"""Proposition 3.1 of the paper (arXiv 2505.10352 §3.2, Fig. 3), measured.
+"""Proposition 3.1 of the paper (arXiv 2505.10352 §3.3, Fig. 3), measured.
 
 For real vectors ``q, k ∈ ℝ^d`` and their spike embeddings
 ``q_s = Θ(Aq)``, ``k_s = Θ(Ak)`` of length ``D`` (``A`` with i.i.d.

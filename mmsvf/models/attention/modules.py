@@ -190,8 +190,9 @@ def attn_scale_value(attn_scale, dim):
 
     Args:
         attn_scale (str | float): ``'adaptive'``: ``1 / (2·dim)``, the
-            paper's ``1/(2D)`` from the normalised Hamming similarity (§3.2;
-            ``D`` is the full width ``C``, as in the official code); a
+            paper's ``1/(2D)`` from the normalised Hamming similarity
+            (§3.3, Eq. 9-10; ``D`` is the full width ``C``, as in the
+            official code); a
             number > 0: that fixed factor (``0.125`` is SDSA's).
         dim (int): channels ``C`` of the attention.
 
@@ -238,7 +239,7 @@ def remove_attn_bn(model):
     With that BN (the official code's Hamming mode) a constant factor on the
     product cancels in the normalisation, so ``attn_scale`` does nothing
     but move BN's ``eps``; without it the scaled product charges
-    ``attn_lif`` directly, the paper's form (Eq. of §3.2, ``1/(2D)``
+    ``attn_lif`` directly, the paper's form (§3.3, Eq. 9-10: ``1/(2D)``
     absorbed into the threshold), and the scale matters.
 
     Returns:

@@ -202,7 +202,7 @@ class SpikeVideoFormer(BaseModule):
             their traceable torch path inside compiled code.
         attn_scale (str | float | None): factor of the attention products.
             None (default): each similarity's own, ``1/(2C)`` for Hamming
-            (the paper's adaptive ``1/(2D)``, §3.2) and ``0.125`` for dot
+            (the paper's adaptive ``1/(2D)``, §3.3) and ``0.125`` for dot
             (SDSA's). ``'adaptive'``: ``1/(2C)`` for either; a number > 0:
             that fixed factor for every attention (the scale ablation,
             docs/ablations.md). Neuron thresholds and ``attn_bn`` stay.
