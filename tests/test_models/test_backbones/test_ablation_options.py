@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from mmsvf.models.attention import SpikeLinearAttention
 from mmsvf.models.attention.modules import attn_scale_value, set_attn_scale
@@ -133,12 +133,13 @@ def _ablations():
 
 
 def _backbone(opts):
-    """The toy config's backbone after the driver's ``--cfg-options``."""
-    cfg = Config.fromfile(TOY)
+    """The toy config's backbone after the driver's ``--cfg-options``,
+    merged the way tools/train.py merges them (unknown keys refused)."""
+    from mmsvf.utils import load_tool_config
     action = DictAction(option_strings=[], dest='o')
     ns = type('NS', (), {})()
     action(None, ns, opts)
-    cfg.merge_from_dict(getattr(ns, 'o', {}))
+    cfg = load_tool_config(TOY, getattr(ns, 'o', None))
     kwargs = dict(cfg.model.backbone)
     kwargs.pop('type')
     kwargs.pop('_scope_', None)
