@@ -34,6 +34,7 @@ import json
 import os
 import os.path as osp
 import statistics
+import subprocess
 import sys
 import time
 
@@ -145,6 +146,7 @@ def main(argv=None):
     if args.table_only:
         write_table(args, results)
         return results
+    failed = []
     for seed in args.seeds:
         for name in args.variants:
             if str(seed) in results.get(name, {}):
@@ -159,13 +161,23 @@ def main(argv=None):
             toy_seeds.ensure_data(targs, root)
             start = time.time()
             print(f'[ablations] {name} seed {seed} ...', flush=True)
-            _, result = toy_seeds.run_seed(targs, root, seed)
+            try:
+                _, result = toy_seeds.run_seed(targs, root, seed)
+            except subprocess.CalledProcessError as err:
+                # a failed run (bad option, crash) is reported, not
+                # recorded: the other variants still run
+                print(f'[ablations] {name} seed {seed} FAILED ({err}); see '
+                      f'{targs.work_dir}/motion/seed{seed}.log', flush=True)
+                failed.append((name, seed))
+                continue
             result['finished'] = time.strftime('%Y-%m-%d %H:%M UTC',
                                                time.gmtime())
             result['wall s'] = time.time() - start
             results.setdefault(name, {})[str(seed)] = result
             save(args.results, results)
     write_table(args, results)
+    if failed:
+        raise SystemExit(f'{len(failed)} run(s) failed: {failed}')
     return results
 
 
