@@ -124,9 +124,11 @@ def table(results, seeds=(0, 1, 2)):
         row.append(str(len(values)))
         if values:
             row.append(f'{statistics.fmean(values):.2f}')
-            row.append(f'{max(values) - min(values):.2f}')
-            row.append(f'{statistics.stdev(values):.2f}'
-                       if len(values) > 1 else '–')
+            if len(values) > 1:
+                row.append(f'{max(values) - min(values):.2f}')
+                row.append(f'{statistics.stdev(values):.2f}')
+            else:  # one run has no spread
+                row += ['–', '–']
         else:
             row += ['–', '–', '–']
         lines.append('| ' + ' | '.join(row) + ' |')

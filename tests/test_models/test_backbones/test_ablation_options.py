@@ -182,3 +182,5 @@ def test_ablation_table_mean_and_spread():
     assert row == ['| dot | dot-product similarity (scale 1/8) | 50.00 | '
                    'not run | 60.00 | 2 | 55.00 | 10.00 | 7.07 |']
     assert '| baseline | main job: Hamming, 1/(2C), D 32 | not run' in text
+    one = mod.table({'dot': {'1': {'top-1 %': 50.0}}}, seeds=(0, 1, 2))
+    assert '| not run | 50.00 | not run | 1 | 50.00 | – | – |' in one
