@@ -1,5 +1,6 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 from .annotation_checks import *  # noqa: F401,F403
+from .audio_transforms import *  # noqa: F401,F403
 from .checked_video_dataset import *  # noqa: F401,F403
 from .clip_sampling import *  # noqa: F401,F403
 from .clip_seg_transforms import *  # noqa: F401,F403

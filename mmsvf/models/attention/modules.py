@@ -17,7 +17,8 @@ from ..neurons import build_neuron, mark_spikes, spike_format
 from .core import SpikeLinearAttention
 
 __all__ = ['SpikeDrivenAttention', 'FactorizedSpikeAttention', 'to_tokens',
-           'from_tokens']
+           'from_tokens', 'attn_scale_value', 'set_attn_scale',
+           'remove_attn_bn']
 
 TOKEN_AXES = ('joint', 'spatial', 'temporal')
 
@@ -197,3 +198,72 @@ class FactorizedSpikeAttention(nn.Module):
         if self.attn_bn is not None:
             y = per_frame(self.attn_bn, y)
         return per_frame(self.proj_conv, self.attn_lif(y))
+
+
+def attn_scale_value(attn_scale, dim):
+    """The factor ``attn_scale`` stands for in an attention of width ``dim``.
+
+    Args:
+        attn_scale (str | float): ``'adaptive'``: ``1 / (2·dim)``, the
+            paper's ``1/(2D)`` from the normalised Hamming similarity
+            (§3.3, Eq. 9-10; ``D`` is the full width ``C``, as in the
+            official code); a
+            number > 0: that fixed factor (``0.125`` is SDSA's).
+        dim (int): channels ``C`` of the attention.
+
+    Returns:
+        float: the factor.
+    """
+    if attn_scale == 'adaptive':
+        return 1.0 / (2 * dim)
+    if (isinstance(attn_scale, (int, float))
+            and not isinstance(attn_scale, bool) and attn_scale > 0):
+        return float(attn_scale)
+    raise ValueError(f"attn_scale must be 'adaptive' or a number > 0, got "
+                     f'{attn_scale!r}')
+
+
+def set_attn_scale(model, attn_scale):
+    """Set the product scale of every attention module under ``model``.
+
+    Every module with an integer ``dim`` and :class:`SpikeLinearAttention`
+    children (:class:`SpikeDrivenAttention`, :class:`FactorizedSpikeAttention`
+    and any later module of that form) gets
+    ``attn_scale_value(attn_scale, module.dim)`` on those children; nothing
+    else changes (the Hamming mode's ``attn_bn`` and the neuron thresholds
+    stay), which is what the attention-scale ablation compares.
+
+    Returns:
+        int: how many products were set.
+    """
+    count = 0
+    for module in model.modules():
+        dim = getattr(module, 'dim', None)
+        if not isinstance(dim, int):
+            continue
+        for child in module.children():
+            if isinstance(child, SpikeLinearAttention):
+                child.scale = attn_scale_value(attn_scale, dim)
+                count += 1
+    return count
+
+
+def remove_attn_bn(model):
+    """Drop the BatchNorm between the attention product and ``attn_lif``.
+
+    With that BN (the official code's Hamming mode) a constant factor on the
+    product cancels in the normalisation, so ``attn_scale`` does nothing
+    but move BN's ``eps``; without it the scaled product charges
+    ``attn_lif`` directly, the paper's form (§3.3, Eq. 9-10: ``1/(2D)``
+    absorbed into the threshold), and the scale matters.
+
+    Returns:
+        int: how many BN layers were removed.
+    """
+    count = 0
+    for module in model.modules():
+        if isinstance(module, (SpikeDrivenAttention, FactorizedSpikeAttention)
+                      ) and module.attn_bn is not None:
+            module.attn_bn = None
+            count += 1
+    return count

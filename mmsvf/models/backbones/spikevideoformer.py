@@ -13,6 +13,11 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmsvf.registry import MODELS
 from ..attention import FactorizedSpikeAttention, SpikeDrivenAttention
 from ..attention.core import INTEGER_QK_MODES
+from ..attention.modules import (
+    attn_scale_value,
+    remove_attn_bn,
+    set_attn_scale,
+)
 from ..layers import MSMLP, MSConvBlock, MSDownsampling, set_compact_spikes
 from ..layers.checkpoint import checkpoint_module
 from ..utils.compile import compiled_function
@@ -214,6 +219,16 @@ class SpikeVideoFormer(BaseModule):
             layer) through ``torch.compile`` (a dict: its keyword arguments,
             e.g. ``dict(mode='max-autotune')``). Off by default; neurons use
             their traceable torch path inside compiled code.
+        attn_scale (str | float | None): factor of the attention products.
+            None (default): each similarity's own, ``1/(2C)`` for Hamming
+            (the paper's adaptive ``1/(2D)``, §3.3) and ``0.125`` for dot
+            (SDSA's). ``'adaptive'``: ``1/(2C)`` for either; a number > 0:
+            that fixed factor for every attention (the scale ablation,
+            docs/ablations.md). Neuron thresholds and ``attn_bn`` stay.
+        attn_bn (bool): keep the BatchNorm between the Hamming product and
+            ``attn_lif`` (default, the official code). ``False`` drops it
+            (the paper's form, where the scale reaches the neuron; with the
+            BN a constant scale cancels). No effect in dot mode (no BN).
         init_cfg (dict | list | None): mmengine init config, e.g.
             ``dict(type='Pretrained', checkpoint=...)``.
 
@@ -248,6 +263,8 @@ class SpikeVideoFormer(BaseModule):
                  with_cp=False,
                  compact_spikes=True,
                  compile_blocks=False,
+                 attn_scale=None,
+                 attn_bn=True,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         check = _ArgChecker(type(self).__name__)
@@ -356,6 +373,17 @@ class SpikeVideoFormer(BaseModule):
         all_channels = (stem, c0, c1, c3)
         self.out_channels = tuple(all_channels[i] for i in self.out_indices)
         set_compact_spikes(self, self.compact_spikes)
+        self.attn_scale = attn_scale
+        if attn_scale is not None:
+            try:
+                attn_scale_value(attn_scale, 1)
+            except ValueError:
+                check.fail('attn_scale', attn_scale,
+                           "None, 'adaptive' or a number > 0")
+            set_attn_scale(self, attn_scale)
+        self.attn_bn = check.flag('attn_bn', attn_bn)
+        if not attn_bn:
+            remove_attn_bn(self)
         self._freeze_stages()
 
     # ------------------------------------------------------------------
