@@ -10,6 +10,7 @@ result, the minimum, the median and the wall time::
 
     python tools/analysis/toy_seeds.py motion --seeds 0 1 2 3 4
     python tools/analysis/toy_seeds.py motion-spatial --seeds 0 1 2
+    python tools/analysis/toy_seeds.py motion-causal --seeds 0 1 2
     python tools/analysis/toy_seeds.py motion --seeds 0 1 2 --data-seed 1
     python tools/analysis/toy_seeds.py vspw --seeds 0 1 2
     python tools/analysis/toy_seeds.py mmhpsd --seeds 0 1 2
@@ -21,6 +22,7 @@ toy             job                                                     metric
 ==============  ======================================================  =====
 motion          ``make demo`` (toy-motion, temporal model)              top-1
 motion-spatial  the same data, spatial-only control config              top-1
+motion-causal   the same data and recipe, ``attn_mode='causal'``        top-1
 vspw            toy VSPW segmentation (docs/segmentation.md)            mIoU
 mmhpsd          toy MMHPSD pose tracking (docs/pose.md)                 MPJPE
 ==============  ======================================================  =====
@@ -46,6 +48,8 @@ CFG = {
     'spikevideoformer-tiny_1xb8-t8_toy-motion.py',
     'motion-spatial': 'configs/recognition/spikevideoformer/'
     'spikevideoformer-tiny_spatial-only_1xb8-t8_toy-motion.py',
+    'motion-causal': 'configs/recognition/spikevideoformer/'
+    'spikevideoformer-tiny_causal_1xb8-t8_toy-motion.py',
     'vspw': 'configs/segmentation/spikevideoformer/'
     'spikevideoformer-tiny_fpn_1xb4-t4_toy-vspw.py',
     'mmhpsd': 'configs/pose/spikevideoformer/'
@@ -54,15 +58,18 @@ CFG = {
 GENERATOR = {
     'motion': 'tools/data/generate_toy_videos.py',
     'motion-spatial': 'tools/data/generate_toy_videos.py',
+    'motion-causal': 'tools/data/generate_toy_videos.py',
     'vspw': 'tools/data/generate_toy_vspw.py',
     'mmhpsd': 'tools/data/generate_toy_mmhpsd.py',
 }
 DATA_NAME = {'motion': 'toy_motion', 'motion-spatial': 'toy_motion',
+             'motion-causal': 'toy_motion',
              'vspw': 'toy_vspw', 'mmhpsd': 'toy_mmhpsd'}
 #: metrics printed by tools/test.py, per toy: (log key, name, scale, better)
 METRICS = {
     'motion': [('acc/top1', 'top-1 %', 100.0, 'max')],
     'motion-spatial': [('acc/top1', 'top-1 %', 100.0, 'max')],
+    'motion-causal': [('acc/top1', 'top-1 %', 100.0, 'max')],
     'vspw': [('mIoU', 'mIoU', 1.0, 'max'), ('mVC8', 'mVC8', 1.0, 'max')],
     'mmhpsd': [('smpl/MPJPE', 'MPJPE mm', 1.0, 'min'),
                ('smpl/PA-MPJPE', 'PA-MPJPE mm', 1.0, 'min')],
