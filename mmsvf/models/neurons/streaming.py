@@ -28,7 +28,8 @@ class StreamState:
         frames (int): frames processed so far.
         spec (tuple | None): ``(shape, dtype, device)`` of the first frame;
             later frames must match it.
-        extra (dict): free room for owners (e.g. a head's running score).
+        extra (dict): free room for owners (e.g. a head's running score
+            sum); tensors and tuples of tensors count in :meth:`numel`.
     """
 
     def __init__(self):
@@ -55,8 +56,10 @@ class StreamState:
         return sum(t.numel() * t.element_size() for t in self._all())
 
     def _all(self):
-        extra = [t for t in self.extra.values()
-                 if isinstance(t, torch.Tensor)]
+        extra = []
+        for value in self.extra.values():
+            items = value if isinstance(value, (tuple, list)) else [value]
+            extra += [t for t in items if isinstance(t, torch.Tensor)]
         return list(self.tensors.values()) + extra
 
     def detach_(self):
@@ -66,6 +69,10 @@ class StreamState:
         for key, value in self.extra.items():
             if isinstance(value, torch.Tensor):
                 self.extra[key] = value.detach()
+            elif isinstance(value, tuple):
+                self.extra[key] = tuple(
+                    t.detach() if isinstance(t, torch.Tensor) else t
+                    for t in value)
         return self
 
     def __repr__(self):
