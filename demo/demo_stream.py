@@ -12,7 +12,7 @@ Example::
 
     python demo/demo_stream.py data/toy_motion/videos/val/grow/grow_0000.mp4 \\
         configs/recognition/spikevideoformer/\\
-spikevideoformer-tiny_causal_1xb8-t8_toy-motion.py \\
+spikevideoformer-tiny_causal-attn_1xb8-t8_toy-motion.py \\
         work_dirs/causal/epoch_20.pth \\
         --label-map data/toy_motion/label_map.txt --out-file stream.mp4
 

@@ -22,7 +22,7 @@ from mmsvf_test_utils import REPO_ROOT
 pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 REC = 'configs/recognition/spikevideoformer/'
-REC_CAUSAL = REC + 'spikevideoformer-tiny_causal_1xb8-t8_toy-motion.py'
+REC_CAUSAL = REC + 'spikevideoformer-tiny_causal-attn_1xb8-t8_toy-motion.py'
 REC_JOINT = REC + 'spikevideoformer-tiny_1xb8-t8_toy-motion.py'
 SEG = ('configs/segmentation/spikevideoformer/'
        'spikevideoformer-tiny_fpn_1xb4-t4_toy-vspw.py')

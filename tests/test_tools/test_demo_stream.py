@@ -19,7 +19,7 @@ early = load_script('tools/analysis/early_decision.py',
                     'mmsvf_early_decision')
 
 CAUSAL = str(REPO_ROOT / 'configs/recognition/spikevideoformer/'
-             'spikevideoformer-tiny_causal_1xb8-t8_toy-motion.py')
+             'spikevideoformer-tiny_causal-attn_1xb8-t8_toy-motion.py')
 JOINT = str(REPO_ROOT / 'configs/recognition/spikevideoformer/'
             'spikevideoformer-tiny_1xb8-t8_toy-motion.py')
 

@@ -49,7 +49,7 @@ CFG = {
     'motion-spatial': 'configs/recognition/spikevideoformer/'
     'spikevideoformer-tiny_spatial-only_1xb8-t8_toy-motion.py',
     'motion-causal': 'configs/recognition/spikevideoformer/'
-    'spikevideoformer-tiny_causal_1xb8-t8_toy-motion.py',
+    'spikevideoformer-tiny_causal-attn_1xb8-t8_toy-motion.py',
     'vspw': 'configs/segmentation/spikevideoformer/'
     'spikevideoformer-tiny_fpn_1xb4-t4_toy-vspw.py',
     'mmhpsd': 'configs/pose/spikevideoformer/'

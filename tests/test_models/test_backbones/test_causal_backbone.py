@@ -7,6 +7,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmsvf.models import SpikeVideoFormer
 from mmsvf.registry import MODELS
 
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
+
 TINY = dict(embed_dims=[16, 32, 64, 64], num_heads=2)
 
 

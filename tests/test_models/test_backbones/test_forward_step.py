@@ -7,6 +7,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmsvf.models import SpikeVideoFormer, SpikingClsHead
 from mmsvf.models.neurons import StreamState
 
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
+
 TINY = dict(embed_dims=[16, 32, 64, 64], depths=(1, 1), num_heads=2)
 NEURONS = {'LIF': dict(type='LIF'),
            'IntegerLIF': dict(type='IntegerLIF', max_level=4)}
