@@ -21,8 +21,10 @@ spikevideoformer-tiny_causal-attn_1xb8-t8_toy-motion.py \\
 peak) at those frames.
 """
 import argparse
+import collections
 import os.path as osp
 import resource
+import statistics
 import sys
 import time
 
@@ -123,6 +125,7 @@ def main(argv=None):
         frames, fps = iter_frames(args.video), video_fps(args.video)
     sink = VideoSink(args.out_file, fps) if args.out_file else None
     report, rows = set(args.report), []
+    recent = collections.deque(maxlen=8)  # latencies of the last frames
     n = 0
     try:
         for frame in frames:
@@ -131,13 +134,14 @@ def main(argv=None):
             start = time.perf_counter()
             out = rec.step(frame, args.topk)
             ms = (time.perf_counter() - start) * 1e3
+            recent.append(ms)
             n += 1
             top = ', '.join(f'{name} {s:.3f}' for _, name, s in out['topk'])
             if n % args.every == 0 or n == 1:
                 print(f'frame {n:5d}  {ms:7.1f} ms  {top}', flush=True)
             if n in report:
-                rows.append((n, ms, rss_mib(), peak_rss_mib(),
-                             rec.state_nbytes()))
+                rows.append((n, ms, statistics.median(recent), rss_mib(),
+                             peak_rss_mib(), rec.state_nbytes()))
             if sink is not None:
                 lines = [f'frame {n}  {ms:.0f} ms'] + [
                     f'{name}: {s:.2f}' for _, name, s in out['topk']]
@@ -148,9 +152,10 @@ def main(argv=None):
     if n == 0:
         raise SystemExit(f'{args.video}: no frames')
     print(f'{n} frames, torch threads {torch.get_num_threads()}')
-    for f, ms, rss, peak, state in rows:
-        print(f'report frame {f}: latency {ms:.1f} ms, RSS {rss:.1f} MiB, '
-              f'peak RSS {peak:.1f} MiB, state {state / 2**20:.2f} MiB')
+    for f, ms, med, rss, peak, state in rows:
+        print(f'report frame {f}: latency {ms:.1f} ms (median of the last '
+              f'{min(f, 8)} frames {med:.1f} ms), RSS {rss:.1f} MiB, peak '
+              f'RSS {peak:.1f} MiB, state {state / 2**20:.2f} MiB')
     if sink is not None:
         print(f'annotated video: {args.out_file}')
     return n
