@@ -70,7 +70,7 @@ def test_config_loads_and_matches_name(path):
                     reset_each_frame=False)
     if '_dot-similarity' in name:
         expected['similarity'] = 'dot'
-    for mode in ('spatial', 'hierarchical', 'factorized'):
+    for mode in ('spatial', 'hierarchical', 'factorized', 'causal'):
         if f'_{mode}-attn' in name:
             expected['attn_mode'] = mode
     if '_spatial-only' in name:

@@ -10,6 +10,7 @@ result, the minimum, the median and the wall time::
 
     python tools/analysis/toy_seeds.py motion --seeds 0 1 2 3 4
     python tools/analysis/toy_seeds.py motion-spatial --seeds 0 1 2
+    python tools/analysis/toy_seeds.py motion-causal --seeds 0 1 2
     python tools/analysis/toy_seeds.py motion --seeds 0 1 2 --data-seed 1
     python tools/analysis/toy_seeds.py vspw --seeds 0 1 2
     python tools/analysis/toy_seeds.py vspw-plain-decoder --seeds 0 1 2
@@ -22,6 +23,7 @@ toy             job                                                     metric
 ==============  ======================================================  =====
 motion          ``make demo`` (toy-motion, temporal model)              top-1
 motion-spatial  the same data, spatial-only control config              top-1
+motion-causal   the same data and recipe, ``attn_mode='causal'``        top-1
 vspw            toy VSPW segmentation (docs/segmentation.md)            mIoU
 vspw-plain-...  the same with the plain (non-spiking) FPN decoder       mIoU
 mmhpsd          toy MMHPSD pose tracking (docs/pose.md)                 MPJPE
@@ -48,6 +50,8 @@ CFG = {
     'spikevideoformer-tiny_1xb8-t8_toy-motion.py',
     'motion-spatial': 'configs/recognition/spikevideoformer/'
     'spikevideoformer-tiny_spatial-only_1xb8-t8_toy-motion.py',
+    'motion-causal': 'configs/recognition/spikevideoformer/'
+    'spikevideoformer-tiny_causal-attn_1xb8-t8_toy-motion.py',
     'vspw': 'configs/segmentation/spikevideoformer/'
     'spikevideoformer-tiny_fpn_1xb4-t4_toy-vspw.py',
     'vspw-plain-decoder': 'configs/segmentation/spikevideoformer/'
@@ -58,17 +62,20 @@ CFG = {
 GENERATOR = {
     'motion': 'tools/data/generate_toy_videos.py',
     'motion-spatial': 'tools/data/generate_toy_videos.py',
+    'motion-causal': 'tools/data/generate_toy_videos.py',
     'vspw': 'tools/data/generate_toy_vspw.py',
     'vspw-plain-decoder': 'tools/data/generate_toy_vspw.py',
     'mmhpsd': 'tools/data/generate_toy_mmhpsd.py',
 }
 DATA_NAME = {'motion': 'toy_motion', 'motion-spatial': 'toy_motion',
+             'motion-causal': 'toy_motion',
              'vspw': 'toy_vspw', 'vspw-plain-decoder': 'toy_vspw',
              'mmhpsd': 'toy_mmhpsd'}
 #: metrics printed by tools/test.py, per toy: (log key, name, scale, better)
 METRICS = {
     'motion': [('acc/top1', 'top-1 %', 100.0, 'max')],
     'motion-spatial': [('acc/top1', 'top-1 %', 100.0, 'max')],
+    'motion-causal': [('acc/top1', 'top-1 %', 100.0, 'max')],
     'vspw': [('mIoU', 'mIoU', 1.0, 'max'), ('mVC8', 'mVC8', 1.0, 'max')],
     'vspw-plain-decoder': [('mIoU', 'mIoU', 1.0, 'max'),
                            ('mVC8', 'mVC8', 1.0, 'max')],

@@ -18,7 +18,9 @@ from ..neurons.spike_storage import (
 
 __all__ = ['hamming_attention', 'dot_attention', 'SpikeLinearAttention',
            'thermometer_expand', 'expanded_hamming_attention',
-           'INTEGER_QK_MODES']
+           'INTEGER_QK_MODES', 'causal_hamming_attention',
+           'causal_dot_attention', 'causal_attention_step',
+           'SpikeCausalLinearAttention']
 
 #: how Hamming attention reads integer Q/K spikes (``SpikeLinearAttention``)
 INTEGER_QK_MODES = ('linear', 'expand')
@@ -332,3 +334,104 @@ class SpikeLinearAttention(nn.Module):
                  else '')
         return (f'similarity={self.similarity}, scale={self.scale:g}'
                 f'{extra}')
+
+
+# --------------------------------------------------------------------------
+# Causal (frame-cumulative) products
+# --------------------------------------------------------------------------
+def causal_hamming_attention(q, k, v):
+    """Hamming attention where the queries of frame ``t`` see frames ``≤ t``.
+
+    ``out[t] = (2q_t − 1) · Σ_{t' ≤ t} (2k_{t'} − 1)ᵀ v_{t'}``: the ``d × d``
+    matrices of every frame are summed cumulatively over the leading (time)
+    axis, so no ``N × N`` matrix is formed and the cost stays
+    ``O(T·N·d²)``. With ``T = 1`` this is :func:`hamming_attention`.
+
+    Args:
+        q, k, v (Tensor): spikes of shape ``(T, ..., N, d)``, time first.
+
+    Returns:
+        Tensor: ``(T, ..., N, d)``.
+    """
+    kv = torch.cumsum((2 * k - 1).transpose(-2, -1) @ v, dim=0)
+    return (2 * q - 1) @ kv
+
+
+def causal_dot_attention(q, k, v):
+    """``out[t] = q_t · Σ_{t' ≤ t} k_{t'}ᵀ v_{t'}`` over ``(T, ..., N, d)``.
+
+    The dot-similarity counterpart of :func:`causal_hamming_attention`.
+    """
+    return q @ torch.cumsum(k.transpose(-2, -1) @ v, dim=0)
+
+
+def causal_attention_step(q, k, v, kv=None, similarity='hamming'):
+    """One frame of the causal products, carrying the running ``KᵀV``.
+
+    The recurrence of :func:`causal_hamming_attention` /
+    :func:`causal_dot_attention`: ``kv ← kv + (2k − 1)ᵀ v`` (``kᵀv`` for
+    dot), then ``out = (2q − 1) · kv`` (``q · kv``). Frame after frame it
+    adds the same per-frame matrices in the same order as the cumulative
+    sum, so the outputs equal the whole-clip products frame by frame.
+
+    Args:
+        q, k, v (Tensor): spikes of one frame, ``(..., N, d)``.
+        kv (Tensor | None): the running sum ``(..., d, d)`` of the frames
+            before; None before the first frame.
+        similarity (str): ``'hamming'`` or ``'dot'``.
+
+    Returns:
+        tuple: ``out (..., N, d)`` and the new running sum ``(..., d, d)``.
+    """
+    if similarity == 'hamming':
+        q, k = 2 * q - 1, 2 * k - 1
+    elif similarity != 'dot':
+        raise ValueError(f"similarity must be 'hamming' or 'dot', got "
+                         f'{similarity!r}')
+    frame_kv = k.transpose(-2, -1) @ v
+    kv = frame_kv if kv is None else kv + frame_kv
+    return q @ kv, kv
+
+
+class SpikeCausalLinearAttention(SpikeLinearAttention):
+    """:class:`SpikeLinearAttention` with frame-causal products.
+
+    Takes time-first tokens ``(T, ..., N, d)`` and computes
+    :func:`causal_hamming_attention` / :func:`causal_dot_attention` (scaled),
+    with the same float32-at-least arithmetic under autocast and the same
+    compact (``bool`` / ``uint8``) storage of marked spike inputs for
+    backward. For the operation counter it is one call with the ``KᵀV`` and
+    ``Q·(KᵀV)`` products of its inputs, like its parent (the cumulative sum
+    adds ``T·d²`` additions per head, negligible beside them).
+
+    Shapes:
+        ``q, k, v: (T, ..., N, d)`` → ``(T, ..., N, d)``.
+    """
+
+    def forward(self, q, k, v):
+        dtype = q.dtype
+        fn = causal_hamming_attention if self.similarity == 'hamming' \
+            else causal_dot_attention
+        fmts = self._formats(q, k, v)
+        codes = None if fmts is None else [
+            compact_spike_tensor(t, f) for t, f in zip((q, k, v), fmts)]
+        # exact integer sums under autocast, as the parent
+        work = torch.promote_types(dtype, torch.float32)
+        with torch.autocast(q.device.type, enabled=False):
+            q, k, v = q.to(work), k.to(work), v.to(work)
+            if codes is None:
+                out = fn(q, k, v) * self.scale
+            else:
+                out = _CompactAttentionFunction.apply(q, k, v, codes, fmts,
+                                                      fn, self.scale)
+        return out.to(dtype)
+
+    def step(self, q, k, v, kv=None):
+        """One frame ``(..., N, d)`` with the running ``kv`` (see
+        :func:`causal_attention_step`); returns ``(out, kv)``."""
+        dtype = q.dtype
+        work = torch.promote_types(dtype, torch.float32)
+        with torch.autocast(q.device.type, enabled=False):
+            out, kv = causal_attention_step(q.to(work), k.to(work),
+                                            v.to(work), kv, self.similarity)
+        return (out * self.scale).to(dtype), kv

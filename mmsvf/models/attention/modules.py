@@ -10,15 +10,16 @@ Token layouts (``M`` heads, ``d = C / M``, channel ``c = head·d + j``):
 Hamming similarity: ``(2Q−1)((2K−1)ᵀV) / (2C)`` → ``attn_bn`` → LIF (V_th 1).
 Dot similarity: ``Q(KᵀV)·0.125`` → LIF (V_th 0.5), no BN.
 """
+import torch
 from torch import nn
 
 from ..layers import RepConv, per_frame
 from ..neurons import build_neuron, mark_spikes, spike_format
-from .core import SpikeLinearAttention
+from .core import SpikeCausalLinearAttention, SpikeLinearAttention
 
-__all__ = ['SpikeDrivenAttention', 'FactorizedSpikeAttention', 'to_tokens',
-           'from_tokens', 'attn_scale_value', 'set_attn_scale',
-           'remove_attn_bn']
+__all__ = ['SpikeDrivenAttention', 'FactorizedSpikeAttention',
+           'CausalSpikeAttention', 'to_tokens', 'from_tokens',
+           'attn_scale_value', 'set_attn_scale', 'remove_attn_bn']
 
 TOKEN_AXES = ('joint', 'spatial', 'temporal')
 
@@ -195,6 +196,66 @@ class FactorizedSpikeAttention(nn.Module):
                                                 self.num_heads)
                                       for t in (q_t, k_t, v_t))),
             'temporal', shape)
+        if self.attn_bn is not None:
+            y = per_frame(self.attn_bn, y)
+        return per_frame(self.proj_conv, self.attn_lif(y))
+
+
+class CausalSpikeAttention(SpikeDrivenAttention):
+    """Joint space-time attention restricted to past and present frames.
+
+    SDHA (:class:`SpikeDrivenAttention` with ``axis='joint'``) where the
+    queries of frame ``t`` attend to the keys and values of frames ``≤ t``:
+    ``KV_t = Σ_{t' ≤ t} (2K_{t'} − 1)ᵀ V_{t'}`` (``K_{t'}ᵀ V_{t'}`` for dot
+    similarity), a cumulative sum of per-frame ``d × d`` matrices
+    (:class:`~mmsvf.models.attention.core.SpikeCausalLinearAttention`).
+    Every neuron already integrates forward in time, so the whole block is
+    causal and can run frame by frame: with a carried state (see
+    :func:`~mmsvf.models.neurons.streaming`) each call takes one frame and
+    keeps only the running ``KV`` per head, ``B·M·d²`` numbers whatever the
+    number of frames seen.
+
+    Same modules, parameters and state-dict keys as the joint attention, so
+    a joint checkpoint loads into the causal model.
+
+    Shapes:
+        ``[T, B, C, H, W]`` → ``[T, B, C, H, W]``.
+    """
+
+    supports_streaming = True
+
+    def __init__(self, dim, num_heads=8, similarity='hamming', neuron=None,
+                 attn_neuron=None, integer_qk='linear'):
+        if integer_qk != 'linear':
+            raise ValueError(
+                f"CausalSpikeAttention: integer_qk={integer_qk!r} is not "
+                "supported; the causal product reads integer Q/K linearly "
+                "(integer_qk='linear')")
+        # tokens are laid out per frame (the spatial layout), time first
+        super().__init__(dim, num_heads, 'spatial', similarity, neuron,
+                         attn_neuron=attn_neuron)
+        self.axis = 'causal'
+        self.attention = SpikeCausalLinearAttention(
+            similarity, self.attention.scale)
+
+    def forward(self, x):
+        shape = x.shape
+        T, B = shape[:2]
+        q, k, v = self.qkv(self.head_lif(x))
+        q, k, v = (to_tokens(t, 'spatial', self.num_heads).unflatten(
+            0, (T, B)) for t in (q, k, v))
+        slot = self.__dict__.get('_stream_slot')
+        if slot is None:
+            y = self.attention(q, k, v)
+        else:  # carried running KᵀV, frame after frame
+            state, key = slot
+            kv, outs = state.get(key), []
+            for t in range(T):
+                out, kv = self.attention.step(q[t], k[t], v[t], kv)
+                outs.append(out)
+            state.set(key, kv)
+            y = torch.stack(outs)
+        y = from_tokens(y.flatten(0, 1), 'spatial', shape)
         if self.attn_bn is not None:
             y = per_frame(self.attn_bn, y)
         return per_frame(self.proj_conv, self.attn_lif(y))

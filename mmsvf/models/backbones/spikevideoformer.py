@@ -11,7 +11,11 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsvf.registry import MODELS
-from ..attention import FactorizedSpikeAttention, SpikeDrivenAttention
+from ..attention import (
+    CausalSpikeAttention,
+    FactorizedSpikeAttention,
+    SpikeDrivenAttention,
+)
 from ..attention.core import INTEGER_QK_MODES
 from ..attention.modules import (
     attn_scale_value,
@@ -20,11 +24,23 @@ from ..attention.modules import (
 )
 from ..layers import MSMLP, MSConvBlock, MSDownsampling, set_compact_spikes
 from ..layers.checkpoint import checkpoint_module
+from ..neurons.streaming import StreamState, streaming
 from ..utils.compile import compiled_function
 
 __all__ = ['SpikeVideoFormer', 'MSBlock']
 
-ATTN_MODES = ('joint', 'spatial', 'hierarchical', 'factorized')
+ATTN_MODES = ('joint', 'spatial', 'hierarchical', 'factorized', 'causal')
+#: modes whose frame t depends on frames <= t only (forward_step runs them)
+STREAMING_MODES = ('causal', 'spatial')
+#: why the other modes cannot run frame by frame
+_NOT_CAUSAL = {
+    'joint': 'its attention sums K^T V over all T*H*W tokens of the clip, '
+    'so frame t depends on later frames',
+    'hierarchical': 'its temporal attention mixes every frame of the clip '
+    'at each position, so frame t depends on later frames',
+    'factorized': 'its temporal branch mixes every frame of the clip at '
+    'each position, so frame t depends on later frames',
+}
 SIMILARITIES = ('hamming', 'dot')
 #: SpikeVideoFormer code's ``att_mode`` names → (attn_mode, similarity)
 LEGACY_ATT_MODES = {
@@ -118,7 +134,7 @@ class MSBlock(nn.Module):
         num_heads (int): attention heads.
         mlp_ratio (float): hidden width of the MLP over ``dim``.
         attn_mode (str): ``'joint'`` | ``'spatial'`` | ``'hierarchical'`` |
-            ``'factorized'``.
+            ``'factorized'`` | ``'causal'``.
         similarity (str): ``'hamming'`` | ``'dot'``.
         neuron (dict): neuron config.
         attn_neuron (dict | None): neuron of the attention's Q/K/V and
@@ -139,6 +155,9 @@ class MSBlock(nn.Module):
         if attn_mode == 'factorized':
             self.attn = FactorizedSpikeAttention(dim, num_heads, similarity,
                                                  neuron, **inner)
+        elif attn_mode == 'causal':
+            self.attn = CausalSpikeAttention(dim, num_heads, similarity,
+                                             neuron, **inner)
         else:
             axis = 'joint' if attn_mode == 'joint' else 'spatial'
             self.attn = SpikeDrivenAttention(dim, num_heads, axis, similarity,
@@ -180,7 +199,10 @@ class SpikeVideoFormer(BaseModule):
         attn_mode (str): ``'joint'`` (default, SDHA over T·H·W),
             ``'spatial'`` (per frame), ``'hierarchical'`` (spatial module then
             temporal module) or ``'factorized'`` (spatial + temporal branches
-            in one module). SpikeVideoFormer's ``'3D_ham'``, ``'3D_dot'`` and
+            in one module) or ``'causal'`` (joint attention over the frames
+            up to the query's, a cumulative ``KᵀV``; runs frame by frame
+            with :meth:`forward_step`). SpikeVideoFormer's ``'3D_ham'``,
+            ``'3D_dot'`` and
             ``'2D'`` are accepted as aliases (they also set ``similarity``).
         similarity (str): ``'hamming'`` (default) or ``'dot'``.
         reset_each_frame (bool): restart every neuron's membrane at each frame
@@ -472,3 +494,85 @@ class SpikeVideoFormer(BaseModule):
         for block in blocks:
             x = self._layer(block, x, stage)
         return x
+
+    # ------------------------------------------------------------------
+    def init_stream(self):
+        """An empty :class:`~mmsvf.models.neurons.StreamState` for
+        :meth:`forward_step`."""
+        return StreamState()
+
+    def _check_frame(self, frame, state):
+        if not isinstance(frame, torch.Tensor) or frame.dim() != 4:
+            shape = tuple(frame.shape) if isinstance(
+                frame, torch.Tensor) else type(frame)
+            raise ValueError(
+                'SpikeVideoFormer.forward_step expects one frame of shape '
+                f'(B, C, H, W) (C={self.in_channels}); got {shape}')
+        B, C, H, W = frame.shape
+        if C != self.in_channels:
+            raise ValueError(
+                f'SpikeVideoFormer.forward_step expects (B, '
+                f'{self.in_channels}, H, W) with in_channels='
+                f'{self.in_channels}; got {tuple(frame.shape)}')
+        if H % 16 or W % 16:
+            raise ValueError(
+                'SpikeVideoFormer.forward_step expects H, W divisible by 16 '
+                f'(B, C, H, W); got {tuple(frame.shape)}')
+        spec = (tuple(frame.shape), frame.dtype, frame.device)
+        if state.spec is not None and state.spec != spec:
+            raise ValueError(
+                'SpikeVideoFormer.forward_step: this frame '
+                f'{spec[0]} ({spec[1]}, {spec[2]}) does not continue the '
+                f'stream of {state.spec[0]} frames ({state.spec[1]}, '
+                f'{state.spec[2]}); start a new stream (state=None) for '
+                'another shape')
+        return spec
+
+    def forward_step(self, frame, state=None):
+        """Run one frame of a stream, carrying every neuron's membrane and
+        every causal attention's running ``KᵀV`` in ``state``.
+
+        For ``attn_mode`` ``'causal'`` and ``'spatial'`` the outputs of frame
+        ``t`` equal frame ``t`` of :meth:`forward` on the clip of the frames
+        so far (in eval mode: in training mode BatchNorm would normalise
+        with the statistics of one frame instead of the clip). ``state``
+        holds one tensor per neuron and per attention layer, its size
+        independent of the number of frames seen. ``with_cp`` and
+        ``compile_blocks`` are not applied here.
+
+        Args:
+            frame (Tensor): ``(B, C, H, W)``, ``H, W`` divisible by 16.
+            state (StreamState | None): what the previous call returned;
+                None starts a new stream.
+
+        Returns:
+            tuple: ``outs``, a tuple of ``(B, C_i, H_i, W_i)`` for
+            ``out_indices``, and the updated ``state``.
+        """
+        if self.attn_mode not in STREAMING_MODES:
+            raise ValueError(
+                f"SpikeVideoFormer.forward_step cannot run attn_mode="
+                f"'{self.attn_mode}' frame by frame: "
+                f'{_NOT_CAUSAL[self.attn_mode]}. Streaming needs '
+                f'attn_mode in {STREAMING_MODES} (a joint checkpoint loads '
+                "into attn_mode='causal', same keys)")
+        if state is None:
+            state = self.init_stream()
+        elif not isinstance(state, StreamState):
+            raise TypeError('SpikeVideoFormer.forward_step: state must be '
+                            'None or the StreamState a previous call '
+                            f'returned, got {type(state).__name__}')
+        spec = self._check_frame(frame, state)
+        x = frame.unsqueeze(0)  # [T=1, B, C, H, W]
+        outs = []
+        with streaming(self, state):
+            for i in range(NUM_STAGES):
+                for module in self.stage_modules(i):
+                    for layer in (module if isinstance(
+                            module, nn.ModuleList) else [module]):
+                        x = layer(x)
+                if i in self.out_indices:
+                    outs.append(x[0])
+        state.spec = spec
+        state.frames += 1
+        return tuple(outs), state

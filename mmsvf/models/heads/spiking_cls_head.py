@@ -7,7 +7,7 @@ from mmaction.models.heads.base import BaseHead
 from torch import Tensor, nn
 
 from mmsvf.registry import MODELS, scoped
-from ..neurons import build_neuron
+from ..neurons import StreamState, build_neuron
 
 __all__ = ['SpikingClsHead']
 
@@ -185,6 +185,59 @@ class SpikingClsHead(BaseHead):
             kd = F.cross_entropy(score_kd, teacher_labels)
         losses['loss_kd'] = kd * self.kd_alpha
         return losses
+
+    def forward_step(self, x: Union[Tensor, Sequence[Tensor]],
+                     state: Optional[StreamState] = None
+                     ) -> Tuple[Tensor, StreamState]:
+        """Scores after one more frame: the running mean over the frames so
+        far, the step form of :meth:`forward`.
+
+        The head neuron carries its membrane in ``state`` (not with
+        ``reset_each_frame``), and ``state`` keeps the sum of the per-frame
+        scores: after frame ``t`` the result equals :meth:`forward` on the
+        clip of frames ``0..t`` (eval mode). Constant size in ``t``.
+
+        Args:
+            x (Tensor | tuple[Tensor]): one frame's feature ``(B, C, h, w)``
+                or a tuple of them (``feature_index`` picks one), e.g. the
+                outputs of ``SpikeVideoFormer.forward_step``.
+            state (StreamState | None): what the previous call returned;
+                None starts a new stream.
+
+        Returns:
+            tuple: scores ``(B, num_classes)`` and the updated state.
+        """
+        if isinstance(x, (tuple, list)):
+            if len(x) == 0:
+                raise ValueError('SpikingClsHead got an empty feature tuple')
+            x = x[self.feature_index]
+        if not isinstance(x, Tensor) or x.dim() != 4 or \
+                x.shape[1] != self.in_channels:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x)
+            raise ValueError(
+                'SpikingClsHead.forward_step expects one frame\'s feature '
+                f'(B, {self.in_channels}, h, w), got {shape}')
+        if state is None:
+            state = StreamState()
+        v = None if self.reset_each_frame else state.get('lif')
+        s, v = self.lif.step(x.mean(dim=(2, 3)), v)
+        if not self.reset_each_frame:
+            state.set('lif', v)
+        s = self.dropout(s)
+        score = self.head(s)
+        if self.with_kd:
+            score = (score, self.head_kd(s))
+        else:
+            score = (score, )
+        total = state.extra.get('score_sum')
+        total = score if total is None else tuple(
+            a + b for a, b in zip(total, score))
+        state.extra['score_sum'] = total
+        state.frames += 1
+        means = [t / state.frames for t in total]
+        if len(means) == 1:
+            return means[0], state
+        return (means[0] + means[1]) / 2, state
 
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, '

@@ -11,8 +11,10 @@ from .functional import (
                        expand_integer_spikes,
                        integer_lif_multistep,
                        integer_lif_multistep_reference,
+                       integer_lif_step,
                        lif_multistep,
                        lif_multistep_reference,
+                       lif_step,
                        quantize_spikes,
 )
 from .modules import LIF, IntegerLIF, SpikingNeuron, build_neuron
@@ -25,6 +27,7 @@ from .spike_storage import (
                        mark_spikes,
                        spike_format,
 )
+from .streaming import StreamState, streaming
 from .surrogate import (
                        ATanSurrogate,
                        SigmoidSurrogate,
@@ -40,5 +43,6 @@ __all__ = [
     'SigmoidSurrogate', 'ATanSurrogate', 'get_surrogate', 'NEURON_BACKENDS',
     'CONCRETE_BACKENDS', 'neuron_backend', 'available_backends',
     'SpikeFormat', 'mark_spikes', 'spike_format', 'encode_spikes',
-    'decode_spikes', 'compact_spike_tensor'
+    'decode_spikes', 'compact_spike_tensor', 'lif_step', 'integer_lif_step',
+    'StreamState', 'streaming'
 ]

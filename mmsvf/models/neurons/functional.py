@@ -33,7 +33,8 @@ from .surrogate import heaviside
 __all__ = [
     'check_time_first', 'lif_multistep', 'lif_multistep_reference',
     'integer_lif_multistep', 'integer_lif_multistep_reference',
-    'expand_integer_spikes', 'quantize_spikes', 'NEURON_BACKENDS'
+    'expand_integer_spikes', 'quantize_spikes', 'NEURON_BACKENDS',
+    'lif_step', 'integer_lif_step'
 ]
 
 
@@ -312,3 +313,84 @@ def expand_integer_spikes(s, max_level):
         1, D, *([1] * (s.dim() - 1)))
     binary = (s.unsqueeze(1) > k).to(s.dtype)
     return binary.reshape(s.shape[0] * D, *s.shape[1:])
+
+
+# --------------------------------------------------------------------------
+# Single steps with an explicit membrane (streaming)
+# --------------------------------------------------------------------------
+def lif_step(x, v=None, params=None, **kwargs):
+    """One LIF step: ``(input, membrane in)`` → ``(spikes, membrane out)``.
+
+    Exactly one iteration of :func:`lif_multistep_reference` (the same
+    charge, surrogate fire and reset operations, in the same order), so
+    feeding ``x[0], x[1], ...`` one by one, each with the membrane the
+    previous call returned, gives the multistep spikes bitwise. The fused
+    paths compute the same recurrence (their tests compare them with the
+    reference), so the steps match them too.
+
+    Args:
+        x (Tensor): input current of one step ``(...)``, floating point.
+        v (Tensor | None): membrane after the previous step's reset, shape of
+            ``x``; None = the resting membrane (the first step).
+        params (LIFParameters | None): the neuron (defaults when None).
+        **kwargs: :class:`~.params.LIFParameters` fields overriding
+            ``params``.
+
+    Returns:
+        tuple: spikes ``(...)`` in ``x.dtype`` and the new membrane ``(...)``.
+    """
+    if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
+        raise TypeError(f'lif_step input must be a floating-point tensor, '
+                        f'got {getattr(x, "dtype", type(x))}')
+    p = lif_parameters(params, **kwargs)
+    if v is None:
+        v = torch.full_like(x, p.v_rest)
+    elif v.shape != x.shape:
+        raise ValueError(f'lif_step membrane shape {tuple(v.shape)} does '
+                         f'not match the input shape {tuple(x.shape)}')
+    h = _charge(v, x, p)
+    s = p.surrogate_fn.apply(h - p.v_threshold, p.surrogate_alpha)
+    s_r = s.detach() if p.detach_reset else s
+    if p.v_reset is None:
+        v = h - s_r * p.v_threshold
+    else:
+        v = (1. - s_r) * h + s_r * p.v_reset
+    return s, v
+
+
+def integer_lif_step(x, v=None, max_level=4, leak=0.25, stateful=True):
+    """One I-LIF step: ``(input, membrane in)`` → ``(spikes, membrane out)``.
+
+    One iteration of :func:`integer_lif_multistep_reference`:
+    ``u = v·leak + x`` (``u = x`` at the first step, ``v`` None),
+    ``s = round(clamp(u, 0, D))`` and the carried membrane ``v = u − s``
+    (``s`` detached), i.e. the reference's ``(u[t-1] − s[t-1])``. Stepping
+    through ``x[0], x[1], ...`` gives the multistep spikes bitwise.
+    ``stateful=False`` quantises each step alone and carries nothing
+    (returns ``v = None``).
+
+    Args:
+        x (Tensor): input of one step ``(...)``, floating point.
+        v (Tensor | None): carried membrane; None before the first step.
+        max_level (int): D.
+        leak (float): membrane leak.
+        stateful (bool): temporal (True) or per-step (False) flavour.
+
+    Returns:
+        tuple: integer spikes ``(...)`` and the new membrane (or None).
+    """
+    if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
+        raise TypeError(f'integer_lif_step input must be a floating-point '
+                        f'tensor, got {getattr(x, "dtype", type(x))}')
+    if not stateful:
+        return quantize_spikes(x, max_level), None
+    if v is None:
+        u = x
+    elif v.shape != x.shape:
+        raise ValueError(f'integer_lif_step membrane shape '
+                         f'{tuple(v.shape)} does not match the input shape '
+                         f'{tuple(x.shape)}')
+    else:
+        u = v * leak + x
+    s = quantize_spikes(u, max_level)
+    return s, u - s.detach()

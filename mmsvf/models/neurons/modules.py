@@ -18,7 +18,13 @@ from torch import nn
 
 from mmsvf.registry import MODELS, scoped
 from .backends import requested_backend
-from .functional import check_time_first, integer_lif_multistep, lif_multistep
+from .functional import (
+    check_time_first,
+    integer_lif_multistep,
+    integer_lif_step,
+    lif_multistep,
+    lif_step,
+)
 from .params import LIFParameters
 from .spike_storage import SpikeFormat, mark_spikes
 
@@ -50,6 +56,8 @@ class SpikingNeuron(nn.Module):
     """
 
     is_integer = False
+    #: runs with a carried membrane inside :func:`~.streaming.streaming`
+    supports_streaming = True
 
     def __init__(self, backend=None, reset_each_step=False):
         super().__init__()
@@ -67,7 +75,40 @@ class SpikingNeuron(nn.Module):
         """Spikes of ``x: [T, ...]``, the membrane starting at rest."""
         raise NotImplementedError
 
+    def step(self, x: torch.Tensor, state=None):
+        """One time step with an explicit membrane.
+
+        Args:
+            x (Tensor): input of one step, ``[...]`` (no time axis).
+            state (Tensor | None): the membrane the previous step returned;
+                None = at rest.
+
+        Returns:
+            tuple: spikes ``[...]`` (unmarked, as :meth:`multistep`) and the
+            new state (None when the neuron carries nothing).
+        """
+        raise NotImplementedError(
+            f'{type(self).__name__} has no single-step form, so it cannot '
+            'run frame by frame (streaming)')
+
+    def _stream_forward(self, x, state, key):
+        """The time steps of ``x: [T, ...]`` from the carried membrane."""
+        check_time_first(x)
+        v = None if self.reset_each_step else state.get(key)
+        out = []
+        for t in range(x.shape[0]):
+            s, v_new = self.step(x[t], v)
+            if not self.reset_each_step:
+                v = v_new
+            out.append(s)
+        state.set(key, v)
+        return torch.stack(out)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        slot = self.__dict__.get('_stream_slot')
+        if slot is not None:
+            return mark_spikes(self._stream_forward(x, *slot),
+                               *self.output_format)
         if self.reset_each_step:
             # every step from rest = T·B one-step samples
             check_time_first(x)
@@ -130,6 +171,9 @@ class LIF(SpikingNeuron):
 
     def multistep(self, x: torch.Tensor) -> torch.Tensor:
         return lif_multistep(x, self.params, self.backend)
+
+    def step(self, x: torch.Tensor, state=None):
+        return lif_step(x, state, self.params)
 
     def extra_repr(self):
         p = self.params
@@ -199,6 +243,11 @@ class IntegerLIF(SpikingNeuron):
         s = integer_lif_multistep(x, self.max_level, self.leak, self.stateful,
                                   self.backend)
         return s / self.max_level if self.normalize else s
+
+    def step(self, x: torch.Tensor, state=None):
+        s, v = integer_lif_step(x, state, self.max_level, self.leak,
+                                self.stateful)
+        return (s / self.max_level if self.normalize else s), v
 
     def extra_repr(self):
         return (f'max_level={self.max_level}, leak={self.leak}, '

@@ -326,7 +326,7 @@ SMALL = dict(embed_dims=[16, 32, 64, 64], num_heads=2, depths=(1, 1))
     (dict(mlp_ratio=0), r'mlp_ratio=0 is invalid; expected a number > 0'),
     (dict(attn_mode='global'), r"attn_mode='global' is invalid; expected "
      r"one of \('joint', 'spatial', 'hierarchical', 'factorized', "
-     "'3D_ham'"),
+     "'causal', '3D_ham'"),
     (dict(similarity='cosine'), r"similarity='cosine' is invalid"),
     (dict(neuron=dict(tau=2.0)), r"neuron=\{'tau': 2\.0\} is invalid; "
      "expected a neuron config dict with a 'type'"),
