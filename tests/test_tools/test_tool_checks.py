@@ -42,11 +42,6 @@ pipeline = [
     dict(type='PackActionInputs')
 ]
 test_pipeline = pipeline
-loader = dict(
-    batch_size=6, num_workers=0, persistent_workers=False,
-    dataset=dict(ann_file=data_root + '/{{}}.txt',
-                 data_prefix=dict(video=data_root + '/videos'),
-                 pipeline=pipeline))
 train_dataloader = dict(
     batch_size=6, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
