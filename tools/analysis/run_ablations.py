@@ -27,9 +27,17 @@ there are skipped) and ``--table-only`` rewrites the table from it::
     python tools/analysis/run_ablations.py --table-only
 
 Runs go seed-major (seed 0 of every variant, then seed 1, ...), one at a
-time, so a study cut short still covers every variant.
+time, so a study cut short still covers every variant. Two drivers may run
+side by side on disjoint ``--variants`` (on 2 cores, two single-threaded
+trainings finish sooner than two after each other): each result is merged
+into ``--results`` under a file lock, after re-reading it, so neither
+driver overwrites the other's results::
+
+    python tools/analysis/run_ablations.py --variants baseline dot &
+    python tools/analysis/run_ablations.py --variants width-d8 width-d16
 """
 import argparse
+import fcntl
 import json
 import os
 import os.path as osp
@@ -101,10 +109,29 @@ def load(path):
 
 def save(path, results):
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
+    tmp = f'{path}.{os.getpid()}.tmp'
     with open(tmp, 'w') as f:
         json.dump(results, f, indent=1, sort_keys=True)
     os.replace(tmp, path)
+
+
+def record(path, name, seed, result):
+    """Add one (variant, seed) result to the JSON at ``path`` and return
+    everything it now holds.
+
+    The file is re-read under an exclusive lock (``path + '.lock'``), so a
+    second driver's results written since this one started are kept.
+    """
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            results = load(path)
+            results.setdefault(name, {})[str(seed)] = result
+            save(path, results)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return results
 
 
 def table(results, seeds=(0, 1, 2)):
@@ -151,6 +178,7 @@ def main(argv=None):
     failed = []
     for seed in args.seeds:
         for name in args.variants:
+            results = load(args.results)  # another driver may have added
             if str(seed) in results.get(name, {}):
                 print(f'[ablations] {name} seed {seed}: done already')
                 continue
@@ -175,9 +203,8 @@ def main(argv=None):
             result['finished'] = time.strftime('%Y-%m-%d %H:%M UTC',
                                                time.gmtime())
             result['wall s'] = time.time() - start
-            results.setdefault(name, {})[str(seed)] = result
-            save(args.results, results)
-    write_table(args, results)
+            results = record(args.results, name, seed, result)
+    write_table(args, load(args.results))
     if failed:
         raise SystemExit(f'{len(failed)} run(s) failed: {failed}')
     return results

@@ -1,6 +1,7 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """The ablation options of docs/ablations.md build and change what they say."""
 import importlib.util
+import os
 import os.path as osp
 
 import pytest
@@ -184,3 +185,20 @@ def test_ablation_table_mean_and_spread():
     assert '| baseline | main job: Hamming, 1/(2C), D 32 | not run' in text
     one = mod.table({'dot': {'1': {'top-1 %': 50.0}}}, seeds=(0, 1, 2))
     assert '| not run | 50.00 | not run | 1 | 50.00 | – | – |' in one
+
+
+def test_ablation_results_from_two_drivers_are_merged(tmp_path):
+    """A driver records into the file as it is now, not into what it read
+    at its start: another driver's results survive."""
+    mod = _ablations()
+    path = str(tmp_path / 'docs' / 'ablations.json')
+    mod.record(path, 'dot', 0, {'top-1 %': 50.0})
+    stale = mod.load(path)  # what driver A read before B's result came
+    mod.record(path, 'width-d8', 1, {'top-1 %': 70.0})  # driver B
+    merged = mod.record(path, 'dot', 1, {'top-1 %': 60.0})  # driver A
+    assert 'width-d8' not in stale
+    assert merged == mod.load(path) == {
+        'dot': {'0': {'top-1 %': 50.0}, '1': {'top-1 %': 60.0}},
+        'width-d8': {'1': {'top-1 %': 70.0}}}
+    assert not [p for p in os.listdir(tmp_path / 'docs')
+                if p.endswith('.tmp')]
