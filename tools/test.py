@@ -17,7 +17,6 @@ exist in the config (``+KEY=VALUE`` for a new one), and the ``--dump`` /
 ``--show-dir`` / ``--work-dir`` outputs must be writable.
 """
 import argparse
-import os
 import os.path as osp
 
 
@@ -48,7 +47,7 @@ DEFAULT_VIS_HOOKS = {
 
 def parse_args(argv=None):
     import_mmsvf()
-    from mmsvf.utils import CFG_OPTIONS_HELP, CfgOptionsAction
+    from mmsvf.utils import add_runner_args, parse_runner_args
     parser = argparse.ArgumentParser(description='Test a model (mmsvf)')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -81,22 +80,8 @@ def parse_args(argv=None):
         help='load the tensors of the checkpoint that fit the model and '
         'leave the others as initialised; by default a checkpoint that does '
         'not fit (another architecture or class count) is an error')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        metavar='KEY=VALUE',
-        help=CFG_OPTIONS_HELP)
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser)  # --cfg-options, --launcher, --local-rank
+    return parse_runner_args(parser, argv)
 
 
 def trigger_visualization_hook(cfg, args):

@@ -23,7 +23,6 @@ lock file, ``.mmsvf_train.lock``, taken over when stale). Weights loaded by
 (``--non-strict``: load the tensors that fit, e.g. for fine-tuning).
 """
 import argparse
-import os
 import os.path as osp
 
 
@@ -46,7 +45,7 @@ def import_mmsvf():
 
 def parse_args(argv=None):
     import_mmsvf()
-    from mmsvf.utils import CFG_OPTIONS_HELP, CfgOptionsAction
+    from mmsvf.utils import add_runner_args, parse_runner_args
     parser = argparse.ArgumentParser(description='Train a model (mmsvf)')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -86,23 +85,8 @@ def parse_args(argv=None):
         'checkpoints that fit the model and skip the others (e.g. '
         'fine-tuning from a model with another head); by default a '
         'checkpoint that does not fit is an error (config: load_strict)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        metavar='KEY=VALUE',
-        help=CFG_OPTIONS_HELP)
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local_rank / --local-rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser)  # --cfg-options, --launcher, --local-rank
+    return parse_runner_args(parser, argv)
 
 
 def _amp_available():

@@ -323,6 +323,13 @@ class OperationCounter:
                     module.register_forward_hook(
                         self._make_post_hook(module),
                         always_call=True).remove)
+                if getattr(module, 'fast_depthwise', False):
+                    # the channels-last depthwise kernel (fast_depthwise)
+                    # calls the aten op on a re-laid-out copy: the mode
+                    # would see neither the conv nor the spike mark of its
+                    # input. The output is bitwise the same without it.
+                    module.fast_depthwise = False
+                    stack.callback(setattr, module, 'fast_depthwise', True)
             stack.enter_context(_CountingMode(self))
         except BaseException:
             stack.close()

@@ -73,6 +73,39 @@ class CfgOptionsAction(DictAction):
         setattr(namespace, self.dest, options)
 
 
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments every runner-building tool shares.
+
+    ``--cfg-options`` (:class:`CfgOptionsAction`), ``--launcher`` and
+    ``--local_rank`` / ``--local-rank`` (passed by
+    ``torch.distributed.launch``); read them back with
+    :func:`parse_runner_args`.
+    """
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptionsAction,
+        metavar='KEY=VALUE',
+        help=CFG_OPTIONS_HELP)
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser,
+                      argv=None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, then ``LOCAL_RANK`` from
+    ``--local-rank`` where the launcher did not set it (mmengine's
+    distributed setup reads the variable)."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
 def runner_keys() -> tuple:
     """Top-level config keys that mmengine's Runner (or the tools) read."""
     global _RUNNER_KEYS

@@ -8,6 +8,7 @@ from torch import nn
 
 from mmsvf.analysis import OperationCounter, compute_energy
 from mmsvf.models.attention import SpikeDrivenAttention, SpikeLinearAttention
+from mmsvf.models.layers import DepthwiseConv2d, set_fast_depthwise
 
 
 def _count_sdha(similarity, neuron=None, T=2, B=1, C=8, M=2, H=3, W=3):
@@ -131,3 +132,23 @@ def test_attention_with_unexpected_arguments_is_reported():
     assert not counter.records()
     assert counter.uncounted == {
         'hamming_attention call with unexpected arguments': 1}
+
+
+def test_counter_sees_channels_last_depthwise_convs_and_restores_them():
+    """With fast_depthwise, RepConv's depthwise conv runs channels-last on
+    CPU; while counting it takes nn.Conv2d's call (counted, its folded input
+    kept: the block stays spike-driven) and afterwards the fast kernel is
+    back."""
+    torch.manual_seed(0)
+    attn = SpikeDrivenAttention(8, num_heads=2, axis='joint').train()
+    dw = [m for m in attn.modules() if isinstance(m, DepthwiseConv2d)]
+    assert dw and set_fast_depthwise(attn, True) >= len(dw)
+    counter = OperationCounter(attn)
+    counter.run(3 * torch.randn(2, 1, 8, 3, 3), num_clips=1)
+    assert all(m.fast_depthwise for m in dw)
+    records = {r.module: r for r in counter.records()}
+    for name, m in attn.named_modules():
+        if m in dw:
+            assert records[name].calls == 1
+            assert 'real' not in records[name].kinds
+    assert compute_energy(counter).spike_driven['passed']

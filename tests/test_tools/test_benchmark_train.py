@@ -35,3 +35,21 @@ def test_benchmark_worker_process(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert '(a) T4/T2 time: ' in proc.stdout
     assert out.is_file()
+
+
+def test_benchmark_fast_depthwise_configuration(capsys):
+    """(d) is (a) with the channels-last depthwise kernel, switched on in
+    its backbone only, and gets its own ratio lines."""
+    bench = load_script('tools/analysis/benchmark_train.py',
+                        'benchmark_train')
+    args = bench.parse_args(['--quick'])
+    fast = {cfg: [m.fast_depthwise for m in bench.build_model(
+        args, cfg).modules() if hasattr(m, 'fast_depthwise')]
+        for cfg in 'acd'}
+    assert fast['d'] and all(fast['d'])
+    assert not any(fast['a']) and not any(fast['c'])
+    out = bench.main(['--quick', '--isolation', 'none', '--threads', '1',
+                      '--configs', 'a', 'c', 'd', '--frames', '2'])
+    text = capsys.readouterr().out
+    assert 'T=2: (d) vs (c) speed: ' in text and ', (d) vs (a): ' in text
+    assert {'speed_d_vs_c_T2', 'speed_d_vs_a_T2'} <= set(out['ratios'])

@@ -1,5 +1,7 @@
 # Copyright (c) mmsvf contributors. All rights reserved.
 """mmsvf.utils.tool_utils: what the command-line tools share."""
+import os
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -181,3 +183,23 @@ def test_check_checkpoint_files_names_the_config_key(tmp_path):
     with pytest.raises(SystemExit, match='^--resume: .*not found'):
         check_checkpoint_files(Config(dict(load_from='nope.pth',
                                            resume=True)))
+
+
+def test_runner_args_local_rank_reaches_the_environment(monkeypatch):
+    """--local-rank (torch.distributed.launch) becomes LOCAL_RANK unless
+    the launcher set it; --cfg-options items are checked as they parse."""
+    import argparse
+
+    from mmsvf.utils import add_runner_args, parse_runner_args
+    parser = argparse.ArgumentParser()
+    add_runner_args(parser)
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    args = parse_runner_args(
+        parser, ['--local-rank', '3', '--cfg-options', 'a.b=2'])
+    assert os.environ['LOCAL_RANK'] == '3'
+    assert (args.launcher, args.cfg_options) == ('none', {'a.b': 2})
+    monkeypatch.setenv('LOCAL_RANK', '1')
+    parse_runner_args(parser, ['--local_rank', '5'])
+    assert os.environ['LOCAL_RANK'] == '1'
+    with pytest.raises(SystemExit):  # an item without '='
+        parse_runner_args(parser, ['--cfg-options', 'a.b'])

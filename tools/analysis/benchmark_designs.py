@@ -7,8 +7,8 @@ Transformer blocks (``MSBlock``: attention + MLP, membrane shortcuts) of
 width ``--dim`` on a ``[T, 1, C, h, h]`` token grid:
 
 * ``joint``: SDHA over all ``T·h·h`` tokens (SpikeVideoFormer);
-* ``causal``: joint attention restricted to earlier frames, when this
-  build's backbone knows ``attn_mode='causal'`` (skipped otherwise);
+* ``causal``: joint attention restricted to the current and earlier
+  frames (``attn_mode='causal'``);
 * ``hierarchical``: spatial module then temporal module;
 * ``factorized``: spatial and temporal branches in one module;
 * ``spatial``: per-frame attention only;
@@ -101,11 +101,6 @@ def parse_args(argv=None):
     if any(r % 16 for r in args.fit_res):
         p.error('--fit-res must be divisible by 16')
     return args
-
-
-def causal_available():
-    from mmsvf.models.backbones import spikevideoformer as svf
-    return 'causal' in svf.ATTN_MODES
 
 
 class _Stack(torch.nn.Module):
@@ -202,9 +197,7 @@ def grid_rows(args, log=print):
                            tokens=T * h * h, dim=args.dim, heads=args.heads,
                            depth=args.depth, with_cp=with_cp)
                 score_gib = (T * h * h)**2 * args.heads * 4 / 2**30
-                if design == 'causal' and not causal_available():
-                    row['status'] = 'not in this build'
-                elif design == 'softmax' and \
+                if design == 'softmax' and \
                         score_gib > args.max_softmax_gib:
                     row['status'] = (f'skipped: scores {score_gib:.1f} GiB'
                                      f' > {args.max_softmax_gib:g}')
@@ -392,9 +385,6 @@ def large_rows(args, log=print):
     for design in args.fit_designs:
         if design == 'softmax':
             log('softmax: no Large backbone with softmax attention; skipped')
-            continue
-        if design == 'causal' and not causal_available():
-            log('causal: not in this build; skipped')
             continue
         torch.manual_seed(0)
         model = SpikeVideoFormer(arch=args.fit_arch, attn_mode=design,

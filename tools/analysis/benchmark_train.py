@@ -3,7 +3,7 @@
 
 One training step = forward of the SpikeVideoFormer backbone + a linear
 classifier on its last stage (mean over T, H, W), cross-entropy, backward and
-an SGD (momentum 0.9) step. Three configurations of the same architecture:
+an SGD (momentum 0.9) step. Four configurations of the same architecture:
 
 * ``a`` — mmsvf default: fused neurons (``backend='auto'``: Numba on CPU
   float32), compact spike storage (``compact_spikes=True``);
@@ -12,7 +12,10 @@ an SGD (momentum 0.9) step. Three configurations of the same architecture:
 * ``c`` — naive reference written the way predecessor code trains: per-step
   Python neuron loop recorded by autograd (``backend='reference'``, the
   SpikingJelly order of operations), float spikes kept for backward
-  (``compact_spikes=False``), no checkpointing.
+  (``compact_spikes=False``), no checkpointing;
+* ``d`` — ``a`` with the channels-last depthwise convolutions
+  (``fast_depthwise=True``: same outputs, weight gradients to float32
+  rounding; not the default, see the backbone's docstring).
 
 Every (configuration, T) runs in a fresh Python process (``--isolation
 process``; ``--quick`` runs one process per configuration), so allocator
@@ -38,6 +41,7 @@ Measurements:
 Prints a table and the ratio lines::
 
     (a) vs (c) speed: X.Xx          (at each T; (c) time / (a) time)
+    (d) vs (c) speed: X.Xx, (d) vs (a): X.Xx   (when (d) runs)
     (b) vs (a) peak memory: -YY%, time +ZZ%   (at each T)
     (a) T16/T4 time: X.Xx, memory: Y.Yx
 
@@ -69,6 +73,10 @@ CONFIGS = {
     'c': dict(label='(c) naive reference',
               backbone=dict(compact_spikes=False, with_cp=False),
               backend='reference'),
+    'd': dict(label='(d) (a) + fast_depthwise',
+              backbone=dict(compact_spikes=True, with_cp=False,
+                            fast_depthwise=True),
+              backend='auto'),
 }
 TARGETS = dict(speed_a_vs_c=1.5, mem_b_vs_a=-40.0, time_b_vs_a=35.0,
                linear_T=4.4)
@@ -417,6 +425,15 @@ def report(args, results):
                   f'(target >= {TARGETS["speed_a_vs_c"]}x: '
                   f'{verdict(sp >= TARGETS["speed_a_vs_c"])}); '
                   f'peak memory {100 * (a["peak"] / c["peak"] - 1):+.0f}%')
+        d = by.get(('d', T))
+        if d and c:
+            sp = c['time'] / d['time']
+            ratios[f'speed_d_vs_c_T{T}'] = sp
+            line = f'T={T}: (d) vs (c) speed: {sp:.2f}x'
+            if a:
+                ratios[f'speed_d_vs_a_T{T}'] = a['time'] / d['time']
+                line += f', (d) vs (a): {a["time"] / d["time"]:.2f}x'
+            print(line)
         if a and b:
             mem = 100 * (b['peak'] / a['peak'] - 1)
             tim = 100 * (b['time'] / a['time'] - 1)

@@ -16,6 +16,7 @@ nobn-1/64      ``attn_bn=False``, ``attn_scale=1/64``
 dot            ``similarity='dot'`` (SDSA's product, its scale 0.125)
 width-d16      widths [8, 16, 32, 32], 2 heads: per-head D 16
 width-d8       widths [4, 8, 16, 16], 2 heads: per-head D 8
+heads-d8       widths as the main job, 8 heads: per-head D 8
 =============  =========================================================
 
 Every (variant, seed) result is stored in ``--results`` (JSON) as soon as
@@ -77,6 +78,9 @@ VARIANTS = {
             'dot-product similarity (scale 1/8)'),
     'width-d16': (_widths([8, 16, 32, 32]), 'per-head D 16'),
     'width-d8': (_widths([4, 8, 16, 16]), 'per-head D 8'),
+    # D 8 at the main job's widths: separates the head width from the
+    # network width that width-d8 shrinks with it
+    'heads-d8': (['model.backbone.num_heads=8'], 'per-head D 8, 8 heads'),
 }
 
 
@@ -87,7 +91,8 @@ def parse_args(argv=None):
     parser.add_argument('--variants', nargs='+', choices=list(VARIANTS),
                         default=['dot', 'width-d8', 'width-d16',
                                  'nobn-1/8', 'nobn-adaptive', 'nobn-1/64',
-                                 'scale-1/8', 'scale-1/64', 'baseline'])
+                                 'scale-1/8', 'scale-1/64', 'baseline',
+                                 'heads-d8'])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--work-dir', default='work_dirs/ablations')
     parser.add_argument('--data-dir', default='data')

@@ -3,7 +3,7 @@
 import torch.nn.functional as F
 from torch import nn
 
-from .spike_conv import SpikeConv2d
+from .spike_conv import DepthwiseConv2d, SpikeConv2d
 
 __all__ = ['BNAndPad', 'RepConv']
 
@@ -59,8 +59,8 @@ class RepConv(nn.Sequential):
             SpikeConv2d(in_channels, in_channels, 1, 1, 0, bias=False),
             BNAndPad(1, in_channels),
             nn.Sequential(
-                nn.Conv2d(in_channels, in_channels, 3, 1, 0,
-                          groups=in_channels, bias=False),
+                DepthwiseConv2d(in_channels, in_channels, 3, 1, 0,
+                                groups=in_channels, bias=False),
                 nn.Conv2d(in_channels, out_channels, 1, 1, 0, bias=False),
                 nn.BatchNorm2d(out_channels)))
 

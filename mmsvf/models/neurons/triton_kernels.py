@@ -126,6 +126,23 @@ def _lif_reset(h, v_threshold, v_reset, SOFT: tl.constexpr):
 
 
 @triton.jit
+def _lif_initial_membrane(v_reset, SOFT: tl.constexpr, BLOCK: tl.constexpr):
+    # hard reset starts at v_reset, soft reset at 0
+    v = tl.zeros([BLOCK], tl.float32)
+    if not SOFT:
+        v += v_reset
+    return v
+
+
+@triton.jit
+def _lif_step(v, x, tau, decay, v_threshold, v_reset, SOFT: tl.constexpr,
+              DECAY_INPUT: tl.constexpr, RESET_ZERO: tl.constexpr):
+    # one step of the scan: (H[t], V[t]) from V[t-1] and X[t]
+    h = _lif_charge(v, x, tau, decay, v_reset, DECAY_INPUT, RESET_ZERO)
+    return h, _lif_reset(h, v_threshold, v_reset, SOFT)
+
+
+@triton.jit
 def _lif_forward_kernel(x_ptr, s_ptr, T, N, tau, decay, v_threshold, v_reset,
                         SOFT: tl.constexpr, DECAY_INPUT: tl.constexpr,
                         RESET_ZERO: tl.constexpr, BLOCK: tl.constexpr):
@@ -133,15 +150,13 @@ def _lif_forward_kernel(x_ptr, s_ptr, T, N, tau, decay, v_threshold, v_reset,
     mask = offs < N
     xp = x_ptr + offs
     sp = s_ptr + offs
-    v = tl.zeros([BLOCK], tl.float32)
-    if not SOFT:
-        v += v_reset
+    v = _lif_initial_membrane(v_reset, SOFT, BLOCK)
     for _ in range(T):
         x = tl.load(xp, mask=mask, other=0.).to(tl.float32)
-        h = _lif_charge(v, x, tau, decay, v_reset, DECAY_INPUT, RESET_ZERO)
+        h, v = _lif_step(v, x, tau, decay, v_threshold, v_reset, SOFT,
+                         DECAY_INPUT, RESET_ZERO)
         s = (h - v_threshold >= 0.).to(tl.float32)
         tl.store(sp, s.to(s_ptr.dtype.element_ty), mask=mask)
-        v = _lif_reset(h, v_threshold, v_reset, SOFT)
         # pointer steps stay 64-bit: t·N may pass 2^31
         xp += N
         sp += N
@@ -160,14 +175,12 @@ def _lif_backward_kernel(x_ptr, g_ptr, gx_ptr, h_ptr, T, N, tau, decay,
     hp = h_ptr + offs
     gp = g_ptr + offs
     gxp = gx_ptr + offs
-    v = tl.zeros([BLOCK], tl.float32)
-    if not SOFT:
-        v += v_reset
+    v = _lif_initial_membrane(v_reset, SOFT, BLOCK)
     for _ in range(T):
         x = tl.load(xp, mask=mask, other=0.).to(tl.float32)
-        h = _lif_charge(v, x, tau, decay, v_reset, DECAY_INPUT, RESET_ZERO)
+        h, v = _lif_step(v, x, tau, decay, v_threshold, v_reset, SOFT,
+                         DECAY_INPUT, RESET_ZERO)
         tl.store(hp, h, mask=mask)
-        v = _lif_reset(h, v_threshold, v_reset, SOFT)
         # all pointers walk to step T together (64-bit, unlike t·N)
         xp += N
         hp += N
@@ -216,6 +229,13 @@ def _round_half_even(u):
 
 
 @triton.jit
+def _ilif_step(u, s, x, leak, max_level):
+    # u[t] = (u[t-1] - s[t-1])·leak + x[t]; s[t] = round(clamp(u[t], 0, D))
+    u = (u - s) * leak + x
+    return u, _round_half_even(tl.minimum(tl.maximum(u, 0.), max_level))
+
+
+@triton.jit
 def _ilif_forward_kernel(x_ptr, s_ptr, u_ptr, T, N, max_level, leak,
                          STORE_U: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -228,8 +248,7 @@ def _ilif_forward_kernel(x_ptr, s_ptr, u_ptr, T, N, max_level, leak,
     # u[0] = x[0]: (0 - 0)·leak + x[0] is x[0] exactly
     for _ in range(T):
         x = tl.load(xp, mask=mask, other=0.).to(tl.float32)
-        u = (u - s) * leak + x
-        s = _round_half_even(tl.minimum(tl.maximum(u, 0.), max_level))
+        u, s = _ilif_step(u, s, x, leak, max_level)
         tl.store(sp, s.to(s_ptr.dtype.element_ty), mask=mask)
         if STORE_U:
             tl.store(up, u, mask=mask)
@@ -251,8 +270,7 @@ def _ilif_backward_kernel(x_ptr, g_ptr, gx_ptr, u_ptr, T, N, max_level,
     s = tl.zeros([BLOCK], tl.float32)
     for _ in range(T):
         x = tl.load(xp, mask=mask, other=0.).to(tl.float32)
-        u = (u - s) * leak + x
-        s = _round_half_even(tl.minimum(tl.maximum(u, 0.), max_level))
+        u, s = _ilif_step(u, s, x, leak, max_level)
         tl.store(up, u, mask=mask)
         xp += N
         up += N

@@ -149,7 +149,7 @@ def _backbone(opts):
 
 @pytest.mark.parametrize('name', [
     'baseline', 'scale-1/8', 'scale-1/64', 'nobn-adaptive', 'nobn-1/8',
-    'nobn-1/64', 'dot', 'width-d16', 'width-d8'])
+    'nobn-1/64', 'dot', 'width-d16', 'width-d8', 'heads-d8'])
 def test_every_ablation_variant_builds_with_what_it_says(name):
     opts, _ = _ablations().VARIANTS[name]
     model, cfg = _backbone(opts)
@@ -166,6 +166,7 @@ def test_every_ablation_variant_builds_with_what_it_says(name):
         'dot': (32, 'dot', [0.125]),
         'width-d16': (16, 'hamming', [1 / 64]),
         'width-d8': (8, 'hamming', [1 / 32]),
+        'heads-d8': (8, 'hamming', [1 / 128]),
     }[name]
     assert (head_dim, model.similarity, _scales(model)) == expect
     has_bn = any('attn_bn' in k for k in model.state_dict())
