@@ -16,7 +16,7 @@ import argparse
 import os.path as osp
 
 import mmsvf  # noqa: F401  (applies the upstream workarounds)
-from mmsvf.utils import CFG_OPTIONS_HELP, CfgOptionsAction
+from mmsvf.utils import add_cfg_options_arg
 
 
 def parse_args(argv=None):
@@ -32,8 +32,7 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--non-strict', action='store_true')
     parser.add_argument('--no-progress', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
-                        metavar='KEY=VALUE', help=CFG_OPTIONS_HELP)
+    add_cfg_options_arg(parser)
     return parser.parse_args(argv)
 
 

@@ -29,7 +29,7 @@ import sys
 import time
 
 import mmsvf  # noqa: F401  (applies the upstream workarounds)
-from mmsvf.utils import CFG_OPTIONS_HELP, CfgOptionsAction
+from mmsvf.utils import add_cfg_options_arg
 
 
 def parse_args(argv=None):
@@ -54,8 +54,7 @@ def parse_args(argv=None):
                         '1 is often fastest on a busy machine)')
     parser.add_argument('--non-strict', action='store_true',
                         help='load the checkpoint tensors that fit')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
-                        metavar='KEY=VALUE', help=CFG_OPTIONS_HELP)
+    add_cfg_options_arg(parser)
     return parser.parse_args(argv)
 
 

@@ -31,8 +31,7 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from mmsvf.utils import (  # noqa: E402
-    CFG_OPTIONS_HELP,
-    CfgOptionsAction,
+    add_cfg_options_arg,
     merge_cfg_options,
     register_all_modules,
 )
@@ -54,12 +53,7 @@ def parse_args(argv=None):
         '--non-strict',
         action='store_true',
         help='load the checkpoint tensors that fit the model, skip others')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        metavar='KEY=VALUE',
-        help=CFG_OPTIONS_HELP)
+    add_cfg_options_arg(parser)
     return parser.parse_args(argv)
 
 

@@ -22,6 +22,7 @@ from .strict_load import (  # noqa: E402
 from .tool_utils import (  # noqa: E402
                          CFG_OPTIONS_HELP,
                          CfgOptionsAction,
+                         add_cfg_options_arg,
                          add_runner_args,
                          build_runner,
                          check_checkpoint_files,
@@ -37,8 +38,8 @@ from .version_check import check_versions  # noqa: E402
 from .work_dir_lock import WorkDirInUseError, WorkDirLock  # noqa: E402
 
 __all__ = [
-    'add_runner_args', 'parse_runner_args', 'register_all_modules',
-    'load_tool_config', 'config_stem',
+    'add_cfg_options_arg', 'add_runner_args', 'parse_runner_args',
+    'register_all_modules', 'load_tool_config', 'config_stem',
     'set_unique_experiment_name', 'build_runner', 'check_mmsvf_package',
     'UnsafeCheckpointError', 'load_checkpoint_file', 'save_checkpoint_atomic',
     'file_sha256', 'cpu_distributed_setup', 'check_versions',

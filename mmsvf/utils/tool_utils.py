@@ -73,20 +73,27 @@ class CfgOptionsAction(DictAction):
         setattr(namespace, self.dest, options)
 
 
-def add_runner_args(parser: argparse.ArgumentParser) -> None:
-    """Add the arguments every runner-building tool shares.
-
-    ``--cfg-options`` (:class:`CfgOptionsAction`), ``--launcher`` and
-    ``--local_rank`` / ``--local-rank`` (passed by
-    ``torch.distributed.launch``); read them back with
-    :func:`parse_runner_args`.
-    """
+def add_cfg_options_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cfg-options KEY=VALUE ...`` (:class:`CfgOptionsAction`),
+    the same in every tool and demo; merge it with
+    :func:`merge_cfg_options` / :func:`load_tool_config`."""
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=CfgOptionsAction,
         metavar='KEY=VALUE',
         help=CFG_OPTIONS_HELP)
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments every runner-building tool shares.
+
+    ``--cfg-options`` (:func:`add_cfg_options_arg`), ``--launcher`` and
+    ``--local_rank`` / ``--local-rank`` (passed by
+    ``torch.distributed.launch``); read them back with
+    :func:`parse_runner_args`.
+    """
+    add_cfg_options_arg(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
