@@ -140,10 +140,11 @@ def record(path, name, seed, result):
 
 
 def table(results, seeds=(0, 1, 2)):
-    """Markdown table: one row per variant, top-1 per seed, mean, spread
-    (max − min) and the sample standard deviation."""
+    """Markdown table: one row per variant, top-1 per seed, the minimum,
+    median and mean, the spread (max − min) and the sample standard
+    deviation."""
     head = ['variant', 'change'] + [f'seed {s}' for s in seeds] + [
-        'runs', 'mean', 'spread (max−min)', 'std']
+        'runs', 'min', 'median', 'mean', 'spread (max−min)', 'std']
     lines = ['| ' + ' | '.join(head) + ' |',
              '|' + '---|' * len(head)]
     for name, (_, what) in VARIANTS.items():
@@ -155,14 +156,16 @@ def table(results, seeds=(0, 1, 2)):
             'not run' if c is None else f'{c:.2f}' for c in cells]
         row.append(str(len(values)))
         if values:
-            row.append(f'{statistics.fmean(values):.2f}')
+            row += [f'{v:.2f}' for v in (min(values),
+                                         statistics.median(values),
+                                         statistics.fmean(values))]
             if len(values) > 1:
                 row.append(f'{max(values) - min(values):.2f}')
                 row.append(f'{statistics.stdev(values):.2f}')
             else:  # one run has no spread
                 row += ['–', '–']
         else:
-            row += ['–', '–', '–']
+            row += ['–'] * 5
         lines.append('| ' + ' | '.join(row) + ' |')
     return '\n'.join(lines) + '\n'
 

@@ -182,10 +182,16 @@ def test_ablation_table_mean_and_spread():
     text = mod.table(res, seeds=(0, 1, 2))
     row = [line for line in text.splitlines() if line.startswith('| dot')]
     assert row == ['| dot | dot-product similarity (scale 1/8) | 50.00 | '
-                   'not run | 60.00 | 2 | 55.00 | 10.00 | 7.07 |']
+                   'not run | 60.00 | 2 | 50.00 | 55.00 | 55.00 | 10.00 | '
+                   '7.07 |']
+    three = mod.table({'dot': {str(s): {'top-1 %': v} for s, v in
+                               enumerate((90.0, 40.0, 100.0))}})
+    assert '| 90.00 | 40.00 | 100.00 | 3 | 40.00 | 90.00 | 76.67 | 60.00 |' \
+        in three
     assert '| baseline | main job: Hamming, 1/(2C), D 32 | not run' in text
     one = mod.table({'dot': {'1': {'top-1 %': 50.0}}}, seeds=(0, 1, 2))
-    assert '| not run | 50.00 | not run | 1 | 50.00 | – | – |' in one
+    assert ('| not run | 50.00 | not run | 1 | 50.00 | 50.00 | 50.00 | – '
+            '| – |') in one
 
 
 def test_ablation_results_from_two_drivers_are_merged(tmp_path):
