@@ -96,25 +96,6 @@ def _conv_args(conv):
             [0] * len(conv.stride), conv.groups)
 
 
-class _ChannelsLastConvFunction(torch.autograd.Function):
-    """``convolution(x, w, b)`` in the channels-last layout, NCHW outside."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, conv_args):
-        ctx.save_for_backward(x, weight)
-        ctx.conf = (None if bias is None else list(bias.shape), conv_args)
-        return _convolution(x, weight, bias, conv_args, True)
-
-    @staticmethod
-    def backward(ctx, grad_y):
-        x, weight = ctx.saved_tensors
-        bias_shape, conv_args = ctx.conf
-        grads = _convolution_backward(grad_y, x, weight, bias_shape,
-                                      conv_args, ctx.needs_input_grad[:3],
-                                      True)
-        return (*grads, None)
-
-
 class _FastDepthwiseMixin:
     """Run a CPU float32 depthwise ``Conv2d`` in the channels-last layout
     (see the module docstring); input, output and gradients stay
@@ -137,12 +118,15 @@ class _FastDepthwiseMixin:
     def _conv_forward(self, input, weight, bias):
         if not self._use_channels_last(input):
             return super()._conv_forward(input, weight, bias)
-        return _ChannelsLastConvFunction.apply(input, weight, bias,
-                                               _conv_args(self))
+        # the float input is kept for backward as nn.Conv2d keeps it
+        return _ConvFunction.apply(input, input, weight, bias, None,
+                                   _conv_args(self), True)
 
 
-class _SpikeConvFunction(torch.autograd.Function):
-    """``convolution(x, w, b)`` keeping ``x`` encoded."""
+class _ConvFunction(torch.autograd.Function):
+    """``convolution(x, w, b)`` keeping ``code`` for backward: ``x``
+    encoded as spikes of format ``fmt``, or ``x`` itself (``fmt=None``);
+    optionally run channels-last (:func:`_convolution`)."""
 
     @staticmethod
     def forward(ctx, x, code, weight, bias, fmt, conv_args, channels_last):
@@ -156,9 +140,10 @@ class _SpikeConvFunction(torch.autograd.Function):
         code, weight = ctx.saved_tensors
         fmt, dtype, bias_shape, conv_args, channels_last = ctx.conf
         need_x, _, need_w, need_b = ctx.needs_input_grad[:4]
+        x = code if fmt is None else decode_spikes(code, fmt, dtype)
         grad_x, grad_w, grad_b = _convolution_backward(
-            grad_y, decode_spikes(code, fmt, dtype), weight, bias_shape,
-            conv_args, (need_x, need_w, need_b), channels_last)
+            grad_y, x, weight, bias_shape, conv_args,
+            (need_x, need_w, need_b), channels_last)
         return grad_x, None, grad_w, grad_b, None, None, None
 
 
@@ -189,8 +174,8 @@ class _SpikeConvMixin:
         args = (x, code, weight, bias, fmt, conv_args, channels_last)
         if cast:
             with torch.autocast(x.device.type, enabled=False):
-                return _SpikeConvFunction.apply(*args)
-        return _SpikeConvFunction.apply(*args)
+                return _ConvFunction.apply(*args)
+        return _ConvFunction.apply(*args)
 
 
 class SpikeConv2d(_SpikeConvMixin, _FastDepthwiseMixin, nn.Conv2d):
@@ -223,18 +208,26 @@ class DepthwiseConv2d(_FastDepthwiseMixin, nn.Conv2d):
     """
 
 
+def _switch(module, attr, enabled, applies):
+    """Set ``attr`` to ``enabled`` on every submodule ``applies`` accepts;
+    the number switched."""
+    n = 0
+    for m in module.modules():
+        if applies(m):
+            setattr(m, attr, bool(enabled))
+            n += 1
+    return n
+
+
 def set_compact_spikes(module: nn.Module, enabled: bool) -> int:
     """Switch compact spike storage on every submodule that supports it.
 
     Returns:
         int: the number of modules switched.
     """
-    n = 0
-    for m in module.modules():
-        if isinstance(m, _SpikeConvMixin) or hasattr(m, 'compact_spikes'):
-            m.compact_spikes = bool(enabled)
-            n += 1
-    return n
+    return _switch(module, 'compact_spikes', enabled,
+                   lambda m: isinstance(m, _SpikeConvMixin)
+                   or hasattr(m, 'compact_spikes'))
 
 
 def set_fast_depthwise(module: nn.Module, enabled: bool) -> int:
@@ -245,9 +238,5 @@ def set_fast_depthwise(module: nn.Module, enabled: bool) -> int:
     Returns:
         int: the number of modules switched.
     """
-    n = 0
-    for m in module.modules():
-        if isinstance(m, _FastDepthwiseMixin):
-            m.fast_depthwise = bool(enabled)
-            n += 1
-    return n
+    return _switch(module, 'fast_depthwise', enabled,
+                   lambda m: isinstance(m, _FastDepthwiseMixin))
