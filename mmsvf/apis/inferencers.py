@@ -105,6 +105,17 @@ class _BaseVideoInferencer:
         self.cfg = self.model.cfg
         self.device = torch.device(device)
 
+    def _test_settings(self, default_clip_len, *resize_types):
+        """The test dataset config, its clip length (else the config's
+        top-level ``clip_len``, else ``default_clip_len``) and the first
+        resize step of ``resize_types`` in ``test_pipeline`` (``{}``)."""
+        cfg = self.cfg
+        dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+        clip_len = int(dataset.get('clip_len',
+                                   cfg.get('clip_len', default_clip_len)))
+        resize = _find(cfg.get('test_pipeline', []), *resize_types) or {}
+        return dataset, clip_len, resize
+
     def _scope(self):
         return DefaultScope.overwrite_default_scope(
             self.cfg.get('default_scope', 'mmsvf'))
@@ -256,11 +267,8 @@ class SegmentationInferencer(_BaseVideoInferencer):
     def __init__(self, config, checkpoint=None, device='cpu', palette=None,
                  cfg_options=None, strict=True):
         super().__init__(config, checkpoint, device, cfg_options, strict)
-        cfg = self.cfg
-        dataset = cfg.get('test_dataloader', {}).get('dataset', {})
-        self.clip_len = int(dataset.get('clip_len', cfg.get('clip_len', 4)))
-        resize = _find(cfg.get('test_pipeline', []), 'ClipResize',
-                       'Resize') or {}
+        dataset, self.clip_len, resize = self._test_settings(
+            4, 'ClipResize', 'Resize')
         self.scale = resize.get('scale')
         self.keep_ratio = resize.get('keep_ratio', True)
         self.num_classes = self.model.decode_head.num_classes
@@ -347,11 +355,8 @@ class PoseInferencer(_BaseVideoInferencer):
     def __init__(self, config, checkpoint=None, device='cpu',
                  intrinsics=None, cfg_options=None, strict=True):
         super().__init__(config, checkpoint, device, cfg_options, strict)
-        cfg = self.cfg
-        dataset = cfg.get('test_dataloader', {}).get('dataset', {})
-        self.clip_len = int(dataset.get('clip_len', cfg.get('clip_len', 8)))
-        resize = _find(cfg.get('test_pipeline', []), 'ClipPoseResize',
-                       'Resize') or {}
+        _, self.clip_len, resize = self._test_settings(
+            8, 'ClipPoseResize', 'Resize')
         self.scale = resize.get('scale')
         self.in_channels = self.model.backbone.in_channels
         self.intrinsics = None if intrinsics is None else tuple(
